@@ -1,0 +1,76 @@
+"""Shared fixtures. The database is PostgreSQL (embedded unless DATABASE_URL is set)."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+REQUIRE_ALL = os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("SKILLGUARD_CHROMIUM", "/usr/bin/chromium")
+
+
+def require_binary(path_or_name: str, why: str) -> str:
+    """The binary's path; skip the test if it is missing (fail under SKILLGUARD_REQUIRE_ALL)."""
+    found = path_or_name if os.path.exists(path_or_name) else shutil.which(path_or_name)
+    if not found:
+        message = f"{path_or_name} not installed: {why}"
+        if REQUIRE_ALL:
+            pytest.fail(message + " (SKILLGUARD_REQUIRE_ALL=1)")
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture
+def world(db):
+    from skillguard.core.testing import build_world
+
+    return build_world()
+
+
+@pytest.fixture
+def login(client):
+    """Log the test client in as a user; returns the client."""
+    def _login(user):
+        client.force_login(user)
+        return client
+    return _login
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    require_binary(CHROMIUM, "browser tests drive Debian's Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-quic"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser, live_server):
+    context = chromium_browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.base_url = live_server.url
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def browser_login(page):
+    from skillguard.core.testing import PASSWORD
+
+    def _login(username: str):
+        page.goto(page.base_url + "/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        return page
+    return _login

@@ -1,0 +1,83 @@
+"""Roles and what each may do, by model and action: the one permission table.
+
+Object-level limits (which district, which institution) are applied separately by
+``core.scoping``; this table only says whether a role may do an action at all.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    CITY_ADMIN = "city_admin", _("City administrator")
+    CITY_SUPERVISOR = "city_supervisor", _("City supervisor")
+    DISTRICT_SUPERVISOR = "district_supervisor", _("District supervisor")
+    INSTITUTION_ADMIN = "institution_admin", _("Institution administrator")
+    TEACHER = "teacher", _("Teacher")
+    TRAINEE = "trainee", _("Trainee")
+    AUDITOR = "auditor", _("Auditor")
+    API_CLIENT = "api_client", _("API client")
+
+
+# Roles whose scope is the whole city.
+CITY_WIDE = {Role.CITY_ADMIN, Role.CITY_SUPERVISOR, Role.AUDITOR}
+
+VIEW = "view"
+ADD = "add"
+CHANGE = "change"
+DELETE = "delete"
+APPROVE = "approve"  # approve / return a class-opening application
+SUBMIT = "submit"  # submit / start / finish a class (the institution's side)
+REVEAL = "reveal"  # see a personal-data value in full (logged)
+IMPORT = "import"
+EXPORT = "export"
+
+ALL = "*"
+REGISTRY = ("district", "institution", "institutionfiling", "venue", "room", "occupation",
+            "course", "teacher", "teacherqualification", "trainee", "trainingclass",
+            "classreview", "session", "enrolment")
+CATALOGUE = ("district", "occupation", "course")  # reference data every user may read
+
+PERMISSIONS: dict[str, dict[str, set[str]]] = {
+    Role.CITY_ADMIN: {ALL: {VIEW, ADD, CHANGE, DELETE, APPROVE, REVEAL, IMPORT, EXPORT},
+                      "user": {VIEW, ADD, CHANGE}, "auditevent": {VIEW, EXPORT}},
+    Role.CITY_SUPERVISOR: {**{m: {VIEW, EXPORT} for m in REGISTRY},
+                           "trainingclass": {VIEW, APPROVE, EXPORT},
+                           "trainee": {VIEW, REVEAL, EXPORT}, "teacher": {VIEW, REVEAL, EXPORT},
+                           "auditevent": {VIEW}},
+    Role.DISTRICT_SUPERVISOR: {**{m: {VIEW, EXPORT} for m in REGISTRY},
+                               "institution": {VIEW, ADD, CHANGE, EXPORT, IMPORT},
+                               "institutionfiling": {VIEW, ADD, CHANGE, DELETE},
+                               "venue": {VIEW, ADD, CHANGE},
+                               "trainingclass": {VIEW, APPROVE, EXPORT},
+                               "trainee": {VIEW, REVEAL, EXPORT},
+                               "teacher": {VIEW, REVEAL, EXPORT}},
+    Role.INSTITUTION_ADMIN: {**{m: {VIEW} for m in REGISTRY},
+                             "venue": {VIEW, ADD, CHANGE}, "room": {VIEW, ADD, CHANGE, DELETE},
+                             "teacher": {VIEW, ADD, CHANGE, REVEAL, IMPORT},
+                             "teacherqualification": {VIEW, ADD, CHANGE, DELETE},
+                             "trainee": {VIEW, ADD, CHANGE, REVEAL, IMPORT, EXPORT},
+                             "trainingclass": {VIEW, ADD, CHANGE, SUBMIT, EXPORT},
+                             "session": {VIEW, ADD, CHANGE, DELETE, IMPORT},
+                             "enrolment": {VIEW, ADD, CHANGE, DELETE, IMPORT, EXPORT}},
+    Role.TEACHER: {m: {VIEW} for m in ("district", "institution", "venue", "room", "occupation",
+                                       "course", "teacher", "teacherqualification", "trainee",
+                                       "trainingclass", "session", "enrolment")},
+    Role.TRAINEE: {**{m: {VIEW} for m in ("district", "institution", "venue", "room",
+                                          "occupation", "course", "trainingclass", "session",
+                                          "enrolment")},
+                   "trainee": {VIEW, REVEAL}},
+    Role.AUDITOR: {ALL: {VIEW, REVEAL, EXPORT}, "auditevent": {VIEW, EXPORT}},
+    Role.API_CLIENT: {**{m: {VIEW} for m in REGISTRY},
+                      **{m: {VIEW, ADD, CHANGE} for m in ("venue", "room", "teacher", "trainee",
+                                                          "session", "enrolment")}},
+}
+
+
+def role_allows(role: str, model_name: str, action: str) -> bool:
+    table = PERMISSIONS.get(role, {})
+    allowed = table.get(model_name)
+    if allowed is None:
+        allowed = table.get(ALL, set())
+    return action in allowed

@@ -1,0 +1,36 @@
+"""The main menu, built from what the signed-in user's role may see."""
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from skillguard.core.scoping import can
+
+# (label, url name, app_label.model whose view permission shows the item)
+MENU = [
+    (_("Home"), "home", None),
+    (_("Institutions"), "registry:institution_list", "registry.institution"),
+    (_("Classes"), "registry:class_list", "registry.trainingclass"),
+    (_("Sessions"), "registry:session_list", "registry.session"),
+    (_("Trainees"), "registry:trainee_list", "registry.trainee"),
+    (_("Teachers"), "registry:teacher_list", "registry.teacher"),
+    (_("Catalogue"), "registry:course_list", "registry.course"),
+    (_("Districts"), "registry:district_list", "registry.district"),
+    (_("Audit trail"), "audit:event_list", "audit.auditevent"),
+]
+
+
+def menu_for(user) -> list[dict]:
+    from django.apps import apps
+
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = []
+    for label, url_name, model_label in MENU:
+        if model_label and not can(user, "view", apps.get_model(model_label)):
+            continue
+        try:
+            items.append({"label": label, "url": reverse(url_name), "name": url_name})
+        except NoReverseMatch:  # page not built yet
+            continue
+    return items

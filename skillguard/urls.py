@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from skillguard.api import api
+from skillguard.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("skillguard.accounts.urls")),
+    path("registry/", include("skillguard.registry.urls")),
+    path("audit/", include("skillguard.audit.urls")),
+    path("api/", api.urls),
+    path("django-admin/", admin.site.urls),
+]
