@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("skillguard.accounts.urls")),
+    path("registry/import/", include("skillguard.registry.import_urls")),
     path("registry/", include("skillguard.registry.urls")),
     path("audit/", include("skillguard.audit.urls")),
     path("api/", api.urls),
