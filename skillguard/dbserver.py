@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
     import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # chatty at interpreter exit
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
     # cleanup_mode=None: the cluster outlives this process so that web, worker and CLI
     # share it; `skillguard db stop` (or the run command on exit) stops it cleanly.
@@ -76,7 +78,9 @@ def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
 def _run_as(user: str | None, argv: list[str]) -> None:
     if user:
         argv = ["runuser", "-u", user, "--"] + argv
-    subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {done.stdout.strip()[-800:]}")
 
 
 def _start_with_path_binaries(pgdata: Path, bin_dir: Path) -> EmbeddedDatabase:
@@ -85,7 +89,7 @@ def _start_with_path_binaries(pgdata: Path, bin_dir: Path) -> EmbeddedDatabase:
         run_user = "postgres"
         pwd.getpwnam(run_user)
     pgdata.mkdir(parents=True, exist_ok=True)
-    socket_dir = pgdata / "socket"
+    socket_dir = pgdata.parent / "pg-socket"  # initdb wants an empty data folder
     socket_dir.mkdir(exist_ok=True)
     if run_user:
         entry = pwd.getpwnam(run_user)
