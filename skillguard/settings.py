@@ -9,6 +9,8 @@ Environment variables (see docs/operations.md):
   SKILLGUARD_ALLOWED_HOSTS comma list (default localhost,127.0.0.1,[::1],testserver)
   SKILLGUARD_DEBUG        1 to enable Django debug pages (never in production)
   SKILLGUARD_SECURE       1 behind HTTPS: secure cookies, HSTS
+  SKILLGUARD_TRUST_PROXY  1 behind our reverse proxy: take the client IP from X-Real-IP
+  SKILLGUARD_SECRET_KEY_FALLBACKS  comma list of previous secret keys during rotation
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ def _secret_from_data_dir(name: str, make) -> str:
 
 SECRET_KEY = os.environ.get("SKILLGUARD_SECRET_KEY") or _secret_from_data_dir(
     "django-secret", lambda: secrets.token_urlsafe(50))
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("SKILLGUARD_SECRET_KEY_FALLBACKS", "")
+                        .split(",") if k]  # old keys kept valid while sessions roll over
 DEBUG = _env_flag("SKILLGUARD_DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get(
     "SKILLGUARD_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
@@ -165,3 +169,4 @@ LOGGING = {
 }
 
 SKILLGUARD_REQUIRE_ALL = _env_flag("SKILLGUARD_REQUIRE_ALL")
+SKILLGUARD_TRUST_PROXY = _env_flag("SKILLGUARD_TRUST_PROXY")  # believe X-Real-IP from our proxy

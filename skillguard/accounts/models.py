@@ -65,3 +65,37 @@ class User(AbstractUser):
     @property
     def may_write(self) -> bool:
         return self.role != Role.AUDITOR
+
+
+class ApiToken(models.Model):
+    """A bearer credential for the HTTP API. Only the SHA-256 of the token is stored; the
+    plaintext is shown once when ``accounts.services.issue_api_token`` creates it."""
+
+    owner = models.ForeignKey(User, verbose_name=_("owner"), on_delete=models.CASCADE,
+                              related_name="api_tokens")
+    name = models.CharField(_("label"), max_length=64, blank=True)
+    prefix = models.CharField(_("prefix"), max_length=16, db_index=True,
+                              help_text=_("The first characters of the token, to recognise it"))
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects = models.Manager.from_queryset(RestrictedQuerySet)()
+    scope = Scope(district=("owner__district",), institution=("owner__institution",))
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.owner})"
+
+    def is_usable(self, now=None) -> bool:
+        from django.utils import timezone
+
+        now = now or timezone.now()
+        return (self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+                and self.owner.is_active)

@@ -12,8 +12,10 @@ from django.db.models.fields.files import FieldFile
 from skillguard.audit.middleware import client_ip, current_request
 from skillguard.audit.models import AuditAction, AuditEvent
 
-# Columns that must never reach the trail: sealed values and their lookup hashes.
+# Columns that must never reach the trail: sealed values and their lookup hashes, and
+# password hashes (accounts.User).
 _HIDDEN_SUFFIXES = ("_enc", "_hash")
+_HIDDEN_NAMES = ("password",)
 
 
 def _plain(value):
@@ -32,7 +34,7 @@ def snapshot(instance: models.Model) -> dict:
     """Concrete field values, safe to store: personal data only in masked form."""
     out = {}
     for f in instance._meta.concrete_fields:
-        if f.name.endswith(_HIDDEN_SUFFIXES):
+        if f.name.endswith(_HIDDEN_SUFFIXES) or f.name in _HIDDEN_NAMES:
             continue
         out[f.attname] = _plain(getattr(instance, f.attname))
     return out
@@ -47,6 +49,8 @@ def diff(before: dict | None, after: dict | None) -> dict:
 
 def _anchors(instance) -> tuple[int | None, int | None]:
     """District and institution the record belongs to, for scoping the trail."""
+    if hasattr(instance, "audit_anchors"):
+        return instance.audit_anchors()
     district = getattr(instance, "district_id", None)
     institution = getattr(instance, "institution_id", None)
     if instance._meta.model_name == "institution":

@@ -97,6 +97,6 @@ def mask_id_number(value: str) -> str:
 
 def mask_phone(value: str) -> str:
     value = (value or "").strip()
-    if len(value) < 7:
+    if len(value) < 8:  # 3 + 4 shown would reveal a 7-character value whole
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]

@@ -354,6 +354,9 @@ class Trainee(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def audit_anchors(self) -> tuple[int | None, int | None]:
+        return self.residence_district_id, self.registered_by_id
+
 
 class ClassStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -528,3 +531,107 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trainee} @ {self.training_class.code}"
+
+
+# --------------------------------------------------------------------------- bulk import
+
+
+class ImportKind(models.TextChoices):
+    TRAINEE = "trainee", _("Trainees")
+    TEACHER = "teacher", _("Teachers")
+    INSTITUTION = "institution", _("Training institutions")
+    SESSION = "session", _("Sessions")
+    ENROLMENT = "enrolment", _("Enrolments")
+
+
+class ImportMode(models.TextChoices):
+    ALL_OR_NOTHING = "all_or_nothing", _("All or nothing: if any row is bad, import nothing")
+    VALID_ONLY = "valid_only", _("Import the valid rows only")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to be processed")
+    RUNNING = "running", _("Processing")
+    DONE = "done", _("Imported")
+    PARTIAL = "partial", _("Imported, some rows rejected")
+    REJECTED = "rejected", _("Nothing imported")
+    FAILED = "failed", _("Failed")
+
+
+class ImportBatch(models.Model):
+    """One uploaded file and what became of each of its rows (see ``registry.imports``).
+
+    The uploaded bytes are kept, sealed like personal data, so that the error report can
+    show the original rows and a fund audit can see exactly what was submitted."""
+
+    FINISHED = (ImportStatus.DONE, ImportStatus.PARTIAL, ImportStatus.REJECTED,
+                ImportStatus.FAILED)
+
+    kind = models.CharField(_("import of"), max_length=16, choices=ImportKind.choices)
+    mode = models.CharField(_("mode"), max_length=16, choices=ImportMode.choices,
+                            default=ImportMode.ALL_OR_NOTHING)
+    status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices,
+                              default=ImportStatus.QUEUED, db_index=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),
+                                    on_delete=models.PROTECT, related_name="import_batches")
+    institution = models.ForeignKey(Institution, verbose_name=_("institution"), null=True,
+                                    blank=True, on_delete=models.PROTECT, related_name="+")
+    district = models.ForeignKey(District, verbose_name=_("district"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.PositiveIntegerField(_("file size (bytes)"), default=0)
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, db_index=True)
+    content = models.BinaryField(_("uploaded file (sealed)"), editable=False)
+    content_key = models.CharField(max_length=32, editable=False, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    created_count = models.PositiveIntegerField(_("rows imported"), default=0)
+    existing_count = models.PositiveIntegerField(_("rows already present"), default=0)
+    error_count = models.PositiveIntegerField(_("rows rejected"), default=0)
+    file_problem_zh = models.TextField(_("file problem (Chinese)"), blank=True)
+    file_problem_en = models.TextField(_("file problem (English)"), blank=True)
+    notes = models.JSONField(_("notes"), default=list, blank=True)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = RestrictedManager()
+    scope = Scope(district=("district",), institution=("institution",))
+
+    class Meta:
+        verbose_name = _("import batch")
+        verbose_name_plural = _("import batches")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["uploaded_by", "created_at"], name="import_user_time")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.file_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class ImportRowProblem(models.Model):
+    """One reason why one row of an import was refused, in both languages."""
+
+    batch = models.ForeignKey(ImportBatch, verbose_name=_("import batch"),
+                              on_delete=models.CASCADE, related_name="problems")
+    row_number = models.PositiveIntegerField(_("row"))
+    row_label = models.CharField(_("record"), max_length=200, blank=True)
+    column = models.CharField(_("column"), max_length=64, blank=True)
+    code = models.CharField(_("code"), max_length=64)
+    message_zh = models.TextField(_("message (Chinese)"))
+    message_en = models.TextField(_("message (English)"))
+
+    class Meta:
+        verbose_name = _("import row problem")
+        verbose_name_plural = _("import row problems")
+        ordering = ["row_number", "id"]
+        indexes = [models.Index(fields=["batch", "row_number"], name="import_problem_row")]
+
+    @property
+    def message(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.message_zh if (get_language() or "").startswith("zh") else self.message_en

@@ -68,7 +68,10 @@ def _text(qs: QuerySet, q: str | None, *fields: str) -> QuerySet:
 
 
 def districts(user) -> QuerySet:
-    return District.objects.restrict(user).annotate(institution_count=Count("institutions"))
+    # Count only the institutions the user may see, not the city-wide figure.
+    visible = Institution.objects.restrict(user).values("pk")
+    return District.objects.restrict(user).annotate(
+        institution_count=Count("institutions", filter=Q(institutions__in=visible)))
 
 
 def institutions(user, *, q=None, district=None, kind=None, whitelist_status=None,
@@ -173,4 +176,18 @@ def enrolments(user, *, training_class=None, trainee=None, status=None) -> Query
         qs = qs.filter(trainee_id=trainee)
     if status:
         qs = qs.filter(status=status)
+    return qs
+
+
+def access_course(user, pk, action="view") -> Course:
+    return access(Course, user, pk, action, queryset=Course.objects.select_related("occupation"))
+
+
+def venues(user, *, q=None, institution=None, district=None) -> QuerySet:
+    qs = Venue.objects.restrict(user).select_related("institution")
+    qs = _text(qs, q, "name", "address")
+    if institution:
+        qs = qs.filter(institution_id=institution)
+    if district:
+        qs = qs.filter(district_id=district)
     return qs

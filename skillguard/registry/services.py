@@ -247,6 +247,18 @@ def update_trainee(actor, trainee: Trainee, **data) -> Trainee:
     return _update(actor, trainee, data)
 
 
+@transaction.atomic
+def update_teacher(actor, teacher: Teacher, **data) -> Teacher:
+    teacher = access(Teacher, actor, teacher.pk, "change") if actor else teacher
+    problems = Problems(Teacher, str(teacher))
+    if "phone" in data:
+        _phone_problems(data["phone"], problems)
+    if "name" in data and not (data["name"] or "").strip():
+        problems.add("name", "required", _("is required"))
+    problems.raise_if_any()
+    return _update(actor, teacher, data)
+
+
 # --------------------------------------------------------------------------- classes
 
 
@@ -314,6 +326,9 @@ def update_class(actor, cls: TrainingClass, **data) -> TrainingClass:
     problems.raise_if_any()
     _validate(cls, record=cls.code)
     cls.save()
+    if before["district_id"] != cls.district_id:  # keep the denormalised district in step
+        cls.sessions.update(district_id=cls.district_id)
+        cls.enrolments.update(district_id=cls.district_id)
     audit.record_updated(actor, cls, before)
     if teachers is not None:
         set_class_teachers(actor, cls, teachers)
