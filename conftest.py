@@ -6,6 +6,13 @@ import shutil
 
 import pytest
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Production hashes passwords with PBKDF2 at a million rounds; tests create dozens of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 REQUIRE_ALL = os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("SKILLGUARD_CHROMIUM", "/usr/bin/chromium")
 

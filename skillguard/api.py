@@ -20,8 +20,9 @@ SkillGuard 职业技能培训综合监管平台 — registry and supervision API
 caller's scope answer the same `404`.
 
 **Errors / 错误**: `{"errors": [{"record", "field", "code", "message_zh", "message_en"}]}` —
-`400` body is not JSON, `401` without credentials, `403` when the role may not do this, `404` missing or out of
-scope, `422` refused or malformed (each problem names its field).
+`400` the body is not JSON, `401` without credentials, `403` the role may not do this,
+`404` missing or out of scope, `422` refused or not matching the schema (each problem
+names its field).
 
 **Personal data / 个人信息**: ID numbers and phone numbers are always masked in responses;
 the `…/reveal` operations return one value in full and write the read to the audit trail.

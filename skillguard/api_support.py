@@ -5,9 +5,10 @@ Authentication is a Django session (CSRF checked for unsafe methods) or
 ``request.auth``.
 
 Every error answers ``{"errors": [{record, field, code, message_zh, message_en}]}``:
-400 for a body that is not JSON, 401 without credentials, 403 for a visible record the role may not change (or a failed CSRF
-check), 404 for a record that is missing *or* outside the caller's scope (the same body
-either way), 422 for a refused write or a malformed request.
+400 for a body that is not JSON, 401 without credentials, 403 for a visible record the
+role may not change (or a failed CSRF check), 404 for a record that is missing *or*
+outside the caller's scope (the same body either way), 422 for a refused write or a
+request that does not match the schema.
 """
 from __future__ import annotations
 

@@ -5,6 +5,16 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.utils import translation
+from django.utils.functional import Promise, lazy
+
+
+def lazy_format(message, **params):
+    """``message % params`` rendered in the language active when it is shown, not when it is
+    built (``gettext_lazy(...) % {...}`` would freeze today's language into the message)."""
+    def render():
+        values = {k: str(v) if isinstance(v, Promise) else v for k, v in params.items()}
+        return str(message) % values
+    return lazy(render, str)()
 
 
 def both_languages(message) -> dict[str, str]:

@@ -43,7 +43,7 @@ INSTITUTIONS_PER_SCALE = 320  # ≈ 20 per district at --scale 1
 CLASSES_PER_INSTITUTION = 4.0  # median over the ~7 months the demo covers
 # Enrolments that one unit of scale yields on average (measured; used to pick the scale
 # for a target number of enrolments, e.g. the 700,000 of the benchmark).
-ENROLMENTS_PER_SCALE = 43_000
+ENROLMENTS_PER_SCALE = 41_700
 CHUNK_INSTITUTIONS = 40  # institutions planned and written per COPY transaction
 RESERVOIR_SIZE = 20_000  # trainees remembered for enrolling them again in a later class
 
@@ -442,7 +442,9 @@ class Planner:
             if plan.kind == "technical_college":
                 pool += [c for c in self.by_group[rng.choice(("mechanical", "auto", "digital"))]
                          if c.subsidy_type != "enterprise_online" and c not in pool]
-            occupations = sorted({c.occupation_id for c in pool})
+            # ordered by occupation code, not by primary key: the same city on any database
+            codes = {c.occupation_id: c.occupation.code for c in pool}
+            occupations = sorted(codes, key=codes.get)
             k = min(len(occupations), rng.randint(2, 4) if plan.kind != "technical_college"
                     else rng.randint(4, 6))
             if plan.kind == "public_centre":
@@ -985,7 +987,10 @@ class BulkWriter:
         stats = self.stats
         with transaction.atomic():
             with connection.cursor() as c:
+                # foreign keys checked in each COPY (not queued to commit); demo data can be
+                # rebuilt, so a commit need not wait for the disk
                 c.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                c.execute("SET LOCAL synchronous_commit TO OFF")
             started = time.perf_counter()
             tables = self._rows(plans)
             stats.rows_seconds += time.perf_counter() - started
@@ -1358,6 +1363,15 @@ def build_city(scale: float = 1.0, seed: int = 2026, *, reset: bool = False,
             "The registry already holds data; run `skillguard demo --reset` to replace it with "
             "the demo city (this deletes all registry data). / 登记库中已有数据；如需用演示城市替换"
             "（将删除全部登记数据），请使用 --reset。")
+    else:
+        from skillguard.accounts.models import User
+
+        taken = sorted(User.objects.filter(username__in=demo_users.demo_usernames())
+                       .values_list("username", flat=True))
+        if taken:
+            raise DemoError(
+                f"Accounts with demo names already exist ({', '.join(taken)}); run `skillguard "
+                "demo --reset` to replace them. / 已存在与演示账号同名的账号，如需替换请使用 --reset。")
     stats = Stats()
     load_catalogue()
     real_today = timezone.localdate()
@@ -1374,15 +1388,14 @@ def build_city(scale: float = 1.0, seed: int = 2026, *, reset: bool = False,
                    .order_by("occupation__code", "level", "subsidy_type"))
     planner = Planner(seed, today, now, districts, courses)
     password = demo_users.demo_password()
-    staff = demo_users.create_staff_users(password, districts)
-    supervisors = {u.district_id: u.pk for u in staff.values()
-                   if u.role == "district_supervisor"}
-
-    # 1. the showcase institutions, through the services
     quota = district_quota(scale)
     service_writer = ServiceWriter(stats)
     showcase = {}
+    # 1. the demo users and the showcase institutions, through the services, all or nothing
     with transaction.atomic():
+        staff = demo_users.create_staff_users(password, districts)
+        supervisors = {u.district_id: u.pk for u in staff.values()
+                       if u.role == "district_supervisor"}
         for code, username in SHOWCASE:
             t0 = time.perf_counter()
             plan = planner.institution(code, showcase=True)
@@ -1396,9 +1409,9 @@ def build_city(scale: float = 1.0, seed: int = 2026, *, reset: bool = False,
         demo_users.create_person_users(password, showcase["310104"][0],
                                        showcase["310115"][1])
 
-    # 2. everything else, in chunks with COPY
+    # 2. everything else, in chunks with COPY (a writer thread that overlapped planning with
+    # COPY measured slower: the GIL convoy costs more than the overlap gains)
     writer = BulkWriter(seed, stats, supervisors)
-    by_code = {d.code: d for d in districts}
     institutions = 2
     for district in districts:
         remaining = quota[district.code]
@@ -1407,12 +1420,12 @@ def build_city(scale: float = 1.0, seed: int = 2026, *, reset: bool = False,
             t0 = time.perf_counter()
             plans = [planner.institution(district.code) for _ in range(n)]
             stats.plan_seconds += time.perf_counter() - t0
-            writer.write(by_code[district.code], plans)
+            writer.write(district, plans)
             _release(plans)
-            if on_chunk:
-                on_chunk(stats)
             remaining -= n
             institutions += n
+            if on_chunk:
+                on_chunk(stats)
             if stdout and stats.chunks % 10 == 0:
                 stdout.write(f"  … {institutions} institutions, "
                              f"{stats.rows['registry.enrolment']} enrolments\n")

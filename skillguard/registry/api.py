@@ -15,11 +15,14 @@ from ninja.responses import Status
 from skillguard.api_support import ERROR_RESPONSES, Pagination, forbidden
 from skillguard.audit import services as audit
 from skillguard.core.errors import Problems
-from skillguard.core.scoping import can
+from skillguard.core.scoping import access, can
 from skillguard.registry import queries, services
 from skillguard.registry.models import (
+    Course,
     Enrolment,
     Institution,
+    Occupation,
+    Room,
     Session,
     Teacher,
     Trainee,
@@ -260,17 +263,10 @@ def create_teacher(request, payload: TeacherIn):
     user = request.auth
     data = payload.dict()
     institution = _own_institution(user, data.pop("institution"), Teacher)
-    from skillguard.registry.models import Occupation
-
-    qualifications = []
-    for n, q in enumerate(data.pop("qualifications")):
-        occupation = Occupation.objects.filter(pk=q["occupation"]).first()
-        if occupation is None:
-            problems = Problems(Teacher)
-            problems.add(f"qualifications.{n}.occupation", "unknown_reference",
-                         _("no such occupation (id %(id)s)") % {"id": q["occupation"]})
-            problems.raise_if_any()
-        qualifications.append({**q, "occupation": occupation})
+    qualifications = [
+        {**q, "occupation": _ref(lambda u, pk: access(Occupation, u, pk), user,
+                                 q["occupation"], Teacher, f"qualifications.{n}.occupation")}
+        for n, q in enumerate(data.pop("qualifications"))]
     teacher = services.register_teacher(user, institution, name=data["name"],
                                         id_number=data["id_number"], phone=data["phone"],
                                         gender=data["gender"] or "",
@@ -379,14 +375,12 @@ def get_class(request, id: int):
     return queries.access_class(request.auth, id)
 
 
-def _class_refs(user, data: dict, institution_id: int) -> dict:
-    from skillguard.registry.models import Course
-
+def _class_refs(user, data: dict) -> dict:
     if "course" in data:
         data["course"] = _ref(queries.access_course, user, data["course"], Course, "course")
     if data.get("venue") is not None:
         data["venue"] = _ref(queries.access_venue, user, data["venue"], TrainingClass, "venue")
-    if "teachers" in data and data["teachers"] is not None:
+    if data.get("teachers") is not None:
         data["teachers"] = [_ref(queries.access_teacher, user, pk, TrainingClass, "teachers")
                             for pk in data["teachers"]]
     return data
@@ -400,7 +394,7 @@ def create_class(request, payload: ClassIn):
     user = request.auth
     data = payload.dict()
     institution = _own_institution(user, data.pop("institution"), TrainingClass)
-    data = _class_refs(user, data, institution.pk)
+    data = _class_refs(user, data)
     teachers = data.pop("teachers")
     return Status(201, services.create_class(user, institution, teachers=teachers, **data))
 
@@ -412,7 +406,7 @@ def create_class(request, payload: ClassIn):
 def update_class(request, id: int, payload: ClassPatch):
     user = request.auth
     cls = _for(user, queries.access_class, id, "change")
-    data = _class_refs(user, _changes(payload), cls.institution_id)
+    data = _class_refs(user, _changes(payload))
     return services.update_class(user, cls, **data)
 
 
@@ -449,9 +443,6 @@ def get_session(request, id: int):
 
 
 def _session_refs(user, data: dict) -> dict:
-    from skillguard.registry.models import Room
-    from skillguard.core.scoping import access
-
     if data.get("teacher") is not None:
         data["teacher"] = _ref(queries.access_teacher, user, data["teacher"], Session,
                                "teacher")
@@ -470,10 +461,6 @@ def create_session(request, payload: SessionIn):
     data = _session_refs(user, payload.dict())
     cls = _ref(queries.access_class, user, data.pop("training_class"), Session,
                "training_class")
-    if data["teacher"] is None:
-        problems = Problems(Session)
-        problems.add("teacher", "required", _("is required"))
-        problems.raise_if_any()
     return Status(201, services.add_session(user, cls, **data))
 
 

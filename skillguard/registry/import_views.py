@@ -21,7 +21,9 @@ PROBLEMS_SHOWN = 500  # the page shows this many bad rows; the download has them
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label=_("File (.xlsx or .csv)"))
+    file = forms.FileField(label=_("File (.xlsx or .csv)"), widget=forms.ClearableFileInput(
+        attrs={"accept": ".xlsx,.csv,text/csv,application/vnd.openxmlformats-officedocument"
+                         ".spreadsheetml.sheet"}))
     mode = forms.ChoiceField(label=_("If some rows are bad"), choices=ImportMode.choices,
                              initial=ImportMode.ALL_OR_NOTHING, widget=forms.RadioSelect)
 
@@ -84,6 +86,7 @@ def _report_context(batch) -> dict:
     rows = imports.bad_rows(batch)
     return {"batch": batch, "bad_rows": rows[:PROBLEMS_SHOWN],
             "more_rows": max(0, len(rows) - PROBLEMS_SHOWN),
+            "valid_rows": batch.total_rows - batch.error_count,
             "percent": int(100 * batch.processed_rows / batch.total_rows)
             if batch.total_rows else 0}
 

@@ -31,14 +31,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone, translation
-from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
 
 from skillguard.accounts.roles import Role
 from skillguard.audit import services as audit
 from skillguard.audit.models import AuditAction
 from skillguard.core import crypto
-from skillguard.core.errors import BusinessRuleError, Problem, both_languages, from_validation_error
+from skillguard.core.errors import lazy_format, BusinessRuleError, Problem, both_languages, from_validation_error
 from skillguard.core.personal_data import lookup
 from skillguard.core.scoping import can
 from skillguard.core.validators import (
@@ -86,15 +85,6 @@ _CONTENT_AAD = b"skillguard-import-v1"
 def inline_max_rows() -> int:
     """Files with at most this many rows are processed in the request, larger ones queued."""
     return int(getattr(settings, "SKILLGUARD_IMPORT_INLINE_ROWS", 2000))
-
-
-def _lazy_format(message, **params):
-    """``message % params`` rendered in the language active when it is shown, not now
-    (``gettext_lazy(...) % {...}`` would freeze the current language)."""
-    def render():
-        values = {k: str(v) if isinstance(v, Promise) else v for k, v in params.items()}
-        return str(message) % values
-    return lazy(render, str)()
 
 
 class _Join:
@@ -194,7 +184,7 @@ def _csv_rows(content: bytes) -> Iterable[list]:
     try:
         yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     except csv.Error as exc:
-        raise FileProblem(_lazy_format(_("The CSV file is malformed (%(detail)s)."),
+        raise FileProblem(lazy_format(_("The CSV file is malformed (%(detail)s)."),
                                        detail=str(exc))) from None
 
 
@@ -215,7 +205,7 @@ def _table(raw_rows: Iterable[list]) -> Table:
             continue
         rows.append((number, cells))
         if len(rows) > MAX_ROWS:
-            raise FileProblem(_lazy_format(
+            raise FileProblem(lazy_format(
                 _("The file has more than %(max)d rows; split it into smaller files."),
                 max=MAX_ROWS))
     if header is None:
@@ -360,17 +350,17 @@ def map_headers(kind: str, headers: list[str]) -> tuple[dict[str, int], list]:
                 ignored.append(header)
             continue
         if match.key in index:
-            raise FileProblem(_lazy_format(_("The column \"%(column)s\" appears twice."),
+            raise FileProblem(lazy_format(_("The column \"%(column)s\" appears twice."),
                                            column=header))
         index[match.key] = position
     missing = [c.label for c in columns if c.required and c.key not in index]
     if missing:
-        raise FileProblem(_lazy_format(
+        raise FileProblem(lazy_format(
             _("Required columns are missing: %(columns)s. Download the template to see the "
               "expected column names."), columns=_Join(missing)))
     notes = []
     if ignored:
-        notes.append(_lazy_format(_("These columns were not recognised and were ignored: "
+        notes.append(lazy_format(_("These columns were not recognised and were ignored: "
                                     "%(columns)s"), columns=", ".join(ignored)))
     return index, notes
 
@@ -586,7 +576,7 @@ class Importer:
     def parse_category(self, raw) -> str:
         value = self._categories.get(_norm_header(_text(raw)))
         if value is None:
-            raise CellError("invalid_choice", _lazy_format(
+            raise CellError("invalid_choice", lazy_format(
                 _("\"%(value)s\" is not a category (allowed: %(allowed)s)"), value=_text(raw),
                 allowed=_Join(label for _v, label in TraineeCategory.choices)))
         return value
@@ -594,7 +584,7 @@ class Importer:
     def parse_kind(self, raw) -> str:
         value = self._kinds.get(_norm_header(_text(raw)))
         if value is None:
-            raise CellError("invalid_choice", _lazy_format(
+            raise CellError("invalid_choice", lazy_format(
                 _("\"%(value)s\" is not an institution type (allowed: %(allowed)s)"),
                 value=_text(raw), allowed=_Join(label for _v, label in InstitutionKind.choices)))
         return value
@@ -616,7 +606,7 @@ class Importer:
                         self._districts[_norm_header(word)] = d
         district = self._districts.get(_norm_header(_text(raw)))
         if district is None:
-            raise CellError("not_found", _lazy_format(_("\"%(value)s\" is not a district"),
+            raise CellError("not_found", lazy_format(_("\"%(value)s\" is not a district"),
                                                       value=_text(raw)))
         return district
 
@@ -625,7 +615,7 @@ class Importer:
         if code not in self._occupations:
             self._occupations[code] = Occupation.objects.filter(code=code).first()
         if self._occupations[code] is None:
-            raise CellError("not_found", _lazy_format(
+            raise CellError("not_found", lazy_format(
                 _("\"%(value)s\" is not in the occupation catalogue"), value=code))
         return self._occupations[code]
 
@@ -816,7 +806,7 @@ class SessionImporter(Importer):
             if same_number is not None:
                 if same_number.starts_at == starts_at and same_number.ends_at == ends_at:
                     return False
-                self.refuse("sequence", "conflicts_existing", _lazy_format(
+                self.refuse("sequence", "conflicts_existing", lazy_format(
                     _("session no. %(n)d of this class already exists at another time"),
                     n=sequence))
         same_start = cls.sessions.filter(starts_at=starts_at).first()
@@ -877,7 +867,7 @@ def parse_rows(importer: Importer, table: Table) -> list[ParsedRow]:
             if key in seen:
                 column = importer.duplicate_columns[0] if importer.duplicate_columns \
                     else "class_code"
-                row.problems.append(importer.problem(column, "duplicate_in_file", _lazy_format(
+                row.problems.append(importer.problem(column, "duplicate_in_file", lazy_format(
                     _("repeats row %(row)d of this file"), row=seen[key])))
             else:
                 seen[key] = number
@@ -935,7 +925,7 @@ def start_import(actor, kind: str, file_name: str, content: bytes,
         .exclude(status=ImportStatus.REJECTED).order_by("-created_at").only("pk", "created_at") \
         .first()
     if earlier is not None:
-        batch.notes.append(_note(_lazy_format(
+        batch.notes.append(_note(lazy_format(
             _("You uploaded the same file before (batch #%(id)d, %(at)s); rows already "
               "imported are reported as already present."), id=earlier.pk,
             at=timezone.localtime(earlier.created_at).strftime("%Y-%m-%d %H:%M"))))
@@ -1119,7 +1109,7 @@ def _run_valid_only(batch, importer, rows) -> None:
 
 def _fail(batch: ImportBatch, exc: Exception) -> None:
     log.exception("import batch %s failed", batch.pk)
-    texts = both_languages(_lazy_format(
+    texts = both_languages(lazy_format(
         _("The import stopped because of an internal error (%(error)s); rows already "
           "reported as imported are kept. Please tell the service desk."),
         error=type(exc).__name__))

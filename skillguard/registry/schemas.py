@@ -12,6 +12,7 @@ from enum import Enum, StrEnum
 from typing import Optional
 
 from ninja import Field, Schema
+from pydantic import field_validator
 
 from skillguard.core.validators import mask_phone
 from skillguard.registry.models import (
@@ -29,7 +30,6 @@ from skillguard.registry.models import (
 from skillguard.registry.services import TRANSITIONS
 
 Id = int
-ShortText = Field(max_length=128)
 
 
 def _enum(name: str, values) -> type[Enum]:
@@ -38,6 +38,18 @@ def _enum(name: str, values) -> type[Enum]:
 
 WorkflowStep = _enum("WorkflowStep", TRANSITIONS)
 PersonalField = _enum("PersonalField", ("id_number", "phone"))
+
+
+class In(Schema):
+    """Every request body and query: text must not hold NUL characters (PostgreSQL
+    cannot store them; the request is refused with 422 naming the field)."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL (\\x00) characters")
+        return value
 
 
 # --------------------------------------------------------------------------- errors
@@ -105,7 +117,7 @@ class InstitutionOut(Schema):
         return mask_phone(obj.contact_phone) if obj.contact_phone else ""
 
 
-class InstitutionIn(Schema):
+class InstitutionIn(In):
     name: str = Field(..., min_length=1, max_length=128)
     credit_code: str = Field(..., min_length=18, max_length=18)
     district: Id = Field(..., description="District id")
@@ -118,7 +130,7 @@ class InstitutionIn(Schema):
     whitelist_status: WhitelistStatus = WhitelistStatus.NONE
 
 
-class InstitutionPatch(Schema):
+class InstitutionPatch(In):
     name: Optional[str] = Field(None, min_length=1, max_length=128)
     district: Optional[Id] = None
     kind: Optional[InstitutionKind] = None
@@ -143,7 +155,7 @@ class VenueOut(Schema):
     active: bool
 
 
-class VenueIn(Schema):
+class VenueIn(In):
     institution: Optional[Id] = Field(
         None, description="Institution id; defaults to the caller's own institution")
     name: str = Field(..., min_length=1, max_length=128)
@@ -153,7 +165,7 @@ class VenueIn(Schema):
     geofence_radius_m: int = Field(200, ge=10, le=5000)
 
 
-class VenuePatch(Schema):
+class VenuePatch(In):
     name: Optional[str] = Field(None, min_length=1, max_length=128)
     address: Optional[str] = Field(None, min_length=1, max_length=200)
     latitude: Optional[Decimal] = Field(None, ge=-90, le=90, max_digits=9, decimal_places=6)
@@ -175,7 +187,7 @@ class QualificationOut(Schema):
     valid_until: Optional[dt.date] = None
 
 
-class QualificationIn(Schema):
+class QualificationIn(In):
     occupation: Id
     level: Optional[Level] = None
     certificate_number: str = Field(..., min_length=1, max_length=64)
@@ -202,7 +214,7 @@ class TeacherDetailOut(TeacherOut):
         return list(obj.qualifications.select_related("occupation"))
 
 
-class TeacherIn(Schema):
+class TeacherIn(In):
     institution: Optional[Id] = Field(
         None, description="Institution id; defaults to the caller's own institution")
     name: str = Field(..., min_length=1, max_length=32)
@@ -213,7 +225,7 @@ class TeacherIn(Schema):
     qualifications: list[QualificationIn] = Field(default_factory=list, max_length=20)
 
 
-class TeacherPatch(Schema):
+class TeacherPatch(In):
     name: Optional[str] = Field(None, min_length=1, max_length=32)
     phone: Optional[str] = Field(None, max_length=20)
     gender: Optional[Gender] = None
@@ -235,7 +247,7 @@ class TraineeOut(Schema):
     updated_at: dt.datetime
 
 
-class TraineeIn(Schema):
+class TraineeIn(In):
     name: str = Field(..., min_length=1, max_length=32)
     id_number: str = Field(..., min_length=1, max_length=32,
                            description="Resident ID number (GB 11643); stored encrypted. "
@@ -248,14 +260,14 @@ class TraineeIn(Schema):
         None, description="Registering institution; defaults to the caller's own institution")
 
 
-class TraineePatch(Schema):
+class TraineePatch(In):
     name: Optional[str] = Field(None, min_length=1, max_length=32)
     phone: Optional[str] = Field(None, max_length=20)
     category: Optional[TraineeCategory] = None
     residence_district: Optional[Id] = None
 
 
-class RevealIn(Schema):
+class RevealIn(In):
     field: PersonalField
     purpose: str = Field("", max_length=200, description="Why the full value is needed "
                                                          "(kept in the audit trail)")
@@ -318,7 +330,7 @@ class ClassDetailOut(ClassOut):
         return allowed_transitions(context["request"].auth, obj)
 
 
-class ClassIn(Schema):
+class ClassIn(In):
     institution: Optional[Id] = Field(
         None, description="Institution id; defaults to the caller's own institution")
     name: str = Field(..., min_length=1, max_length=128)
@@ -334,7 +346,7 @@ class ClassIn(Schema):
     teachers: list[Id] = Field(default_factory=list, max_length=50)
 
 
-class ClassPatch(Schema):
+class ClassPatch(In):
     name: Optional[str] = Field(None, min_length=1, max_length=128)
     course: Optional[Id] = None
     venue: Optional[Id] = None
@@ -348,7 +360,7 @@ class ClassPatch(Schema):
     teachers: Optional[list[Id]] = Field(None, max_length=50)
 
 
-class TransitionIn(Schema):
+class TransitionIn(In):
     step: WorkflowStep = Field(..., description="submit, approve, return, start, finish "
                                                 "or cancel")
     comment: str = Field("", max_length=2000,
@@ -373,7 +385,7 @@ class SessionOut(Schema):
     class_hours: float = Field(..., description="Scheduled class hours (45 minutes each)")
 
 
-class SessionIn(Schema):
+class SessionIn(In):
     training_class: Id
     starts_at: dt.datetime
     ends_at: dt.datetime
@@ -383,7 +395,7 @@ class SessionIn(Schema):
     sequence: Optional[int] = Field(None, ge=1, le=100000)
 
 
-class SessionPatch(Schema):
+class SessionPatch(In):
     starts_at: Optional[dt.datetime] = None
     ends_at: Optional[dt.datetime] = None
     teacher: Optional[Id] = None
@@ -403,12 +415,12 @@ class EnrolmentOut(Schema):
     enrolled_at: dt.datetime
 
 
-class EnrolmentIn(Schema):
+class EnrolmentIn(In):
     training_class: Id
     trainee: Id
 
 
-class EnrolmentPatch(Schema):
+class EnrolmentPatch(In):
     status: _enum("EnrolmentChange", (EnrolmentStatus.WITHDRAWN.value,)) = Field(
         ..., description="Only withdrawal is possible through the API")
 
@@ -416,7 +428,7 @@ class EnrolmentPatch(Schema):
 # --------------------------------------------------------------------------- list filters
 
 
-class InstitutionFilters(Schema):
+class InstitutionFilters(In):
     q: Optional[str] = Field(None, max_length=100, description="Name, credit code or licence")
     district: Optional[Id] = None
     kind: Optional[InstitutionKind] = None
@@ -424,25 +436,25 @@ class InstitutionFilters(Schema):
     status: Optional[InstitutionStatus] = None
 
 
-class CourseFilters(Schema):
+class CourseFilters(In):
     q: Optional[str] = Field(None, max_length=100, description="Occupation name or code")
     level: Optional[Level] = None
     subsidy_type: Optional[SubsidyType] = None
 
 
-class VenueFilters(Schema):
+class VenueFilters(In):
     q: Optional[str] = Field(None, max_length=100, description="Name or address")
     institution: Optional[Id] = None
     district: Optional[Id] = None
 
 
-class TeacherFilters(Schema):
+class TeacherFilters(In):
     q: Optional[str] = Field(None, max_length=100,
                              description="Name, or an exact ID number or mobile number")
     institution: Optional[Id] = None
 
 
-class TraineeFilters(Schema):
+class TraineeFilters(In):
     q: Optional[str] = Field(None, max_length=100,
                              description="Name, or an exact ID number or mobile number")
     category: Optional[TraineeCategory] = None
@@ -450,7 +462,7 @@ class TraineeFilters(Schema):
     training_class: Optional[Id] = None
 
 
-class ClassFilters(Schema):
+class ClassFilters(In):
     q: Optional[str] = Field(None, max_length=100, description="Code, name or institution")
     district: Optional[Id] = None
     institution: Optional[Id] = None
@@ -459,7 +471,7 @@ class ClassFilters(Schema):
     mode: Optional[TrainingMode] = None
 
 
-class SessionFilters(Schema):
+class SessionFilters(In):
     training_class: Optional[Id] = None
     date_from: Optional[dt.date] = None
     date_to: Optional[dt.date] = None
@@ -467,7 +479,7 @@ class SessionFilters(Schema):
     teacher: Optional[Id] = None
 
 
-class EnrolmentFilters(Schema):
+class EnrolmentFilters(In):
     training_class: Optional[Id] = None
     trainee: Optional[Id] = None
     status: Optional[EnrolmentStatus] = None

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from skillguard.accounts.roles import CITY_WIDE, Role, role_allows
 from skillguard.audit import services as audit
-from skillguard.core.errors import BusinessRuleError, Problems, from_validation_error
+from skillguard.core.errors import Problems, from_validation_error, lazy_format
 from skillguard.core.scoping import access
 from skillguard.core.validators import id_birth_date, id_gender, id_number_problem
 from skillguard.registry.models import (
@@ -84,8 +84,7 @@ def _create(actor, instance, exclude=(), record=""):
             instance.save()
     except IntegrityError as exc:
         _refuse(type(instance), "", "conflict",
-                _("This record conflicts with an existing one (%(detail)s).")
-                % {"detail": str(exc).splitlines()[0][:120]}, record)
+                lazy_format(_("This record conflicts with an existing one (%(detail)s)."), detail=str(exc).splitlines()[0][:120]), record)
     audit.record_created(actor, instance)
     return instance
 
@@ -302,8 +301,8 @@ def create_class(actor, institution: Institution, *, teachers: Iterable[Teacher]
 def _ensure_editable(cls: TrainingClass) -> None:
     if not cls.is_editable:
         _refuse(TrainingClass, "status", "not_editable",
-                _("the class can only be changed while it is a draft or returned "
-                  "(now: %(status)s)") % {"status": cls.get_status_display()}, cls.code)
+                lazy_format(_("the class can only be changed while it is a draft or returned "
+                  "(now: %(status)s)"), status=ClassStatus(cls.status).label), cls.code)
 
 
 @transaction.atomic
@@ -321,8 +320,7 @@ def update_class(actor, cls: TrainingClass, **data) -> TrainingClass:
                                    starts_at__date__lte=cls.end_date).count()
     if outside:
         problems.add("end_date", "sessions_outside",
-                     _("%(n)d scheduled sessions would fall outside the class period")
-                     % {"n": outside})
+                     lazy_format(_("%(n)d scheduled sessions would fall outside the class period"), n=outside))
     problems.raise_if_any()
     _validate(cls, record=cls.code)
     cls.save()
@@ -346,11 +344,10 @@ def set_class_teachers(actor, cls: TrainingClass, teachers: Iterable[Teacher]) -
     for t in teachers:
         if t.institution_id != cls.institution_id:
             problems.add("teachers", "foreign_teacher",
-                         _("%(name)s is not a teacher of this institution") % {"name": t.name})
+                         lazy_format(_("%(name)s is not a teacher of this institution"), name=t.name))
         elif not _qualified(t, cls.course, cls.start_date):
             problems.add("teachers", "unqualified_teacher",
-                         _("%(name)s holds no valid qualification for %(course)s")
-                         % {"name": t.name, "course": cls.course})
+                         lazy_format(_("%(name)s holds no valid qualification for %(course)s"), name=t.name, course=cls.course))
     problems.raise_if_any()
     before = sorted(cls.teachers.values_list("pk", flat=True))
     cls.teachers.set(teachers)
@@ -387,13 +384,12 @@ def _check_session(problems: Problems, cls, starts_at, ends_at, teacher, room) -
         else ends_at.date()
     if local_start < cls.start_date or local_end > cls.end_date:
         problems.add("starts_at", "outside_class_period",
-                     _("must lie within the class period %(start)s – %(end)s")
-                     % {"start": cls.start_date, "end": cls.end_date})
+                     lazy_format(_("must lie within the class period %(start)s – %(end)s"), start=cls.start_date, end=cls.end_date))
     if teacher.institution_id != cls.institution_id:
         problems.add("teacher", "foreign_teacher", _("is not a teacher of this institution"))
     elif not _qualified(teacher, cls.course, local_start):
         problems.add("teacher", "unqualified_teacher",
-                     _("holds no valid qualification for %(course)s") % {"course": cls.course})
+                     lazy_format(_("holds no valid qualification for %(course)s"), course=cls.course))
     if room is not None and room.venue.institution_id != cls.institution_id:
         problems.add("room", "foreign_room", _("belongs to another institution"))
 
@@ -428,11 +424,11 @@ def enrol_trainee(actor, cls: TrainingClass, trainee: Trainee, record: str = "")
     _ensure_editable(cls)
     if Enrolment.objects.filter(training_class=cls, trainee=trainee).exists():
         _refuse(Enrolment, "trainee", "duplicate_enrolment",
-                _("%(name)s is already enrolled in this class") % {"name": trainee.name},
+                lazy_format(_("%(name)s is already enrolled in this class"), name=trainee.name),
                 record or cls.code)
     if cls.enrolments.filter(status=EnrolmentStatus.ENROLLED).count() >= cls.capacity:
         _refuse(Enrolment, "training_class", "class_full",
-                _("the class is full (capacity %(n)d)") % {"n": cls.capacity},
+                lazy_format(_("the class is full (capacity %(n)d)"), n=cls.capacity),
                 record or cls.code)
     enrolment = Enrolment(training_class=cls, trainee=trainee, district_id=cls.district_id,
                           institution_id=cls.institution_id)
@@ -470,8 +466,7 @@ def _completeness_problems(cls: TrainingClass) -> Problems:
                                              course_id=cls.course_id)
     if not filed.exists():
         problems.add("course", "course_not_filed",
-                     _("%(course)s is not among the institution's filed occupations")
-                     % {"course": cls.course})
+                     lazy_format(_("%(course)s is not among the institution's filed occupations"), course=cls.course))
     return problems
 
 
@@ -499,8 +494,7 @@ def transition_class(actor, cls: TrainingClass, step: str, comment: str = "") ->
         cls = TrainingClass.objects.select_for_update().get(pk=cls.pk)
     if cls.status not in sources:
         _refuse(TrainingClass, "status", "invalid_transition",
-                _("cannot %(step)s a class that is %(status)s")
-                % {"step": step, "status": cls.get_status_display()}, cls.code)
+                lazy_format(_("cannot %(step)s a class that is %(status)s"), step=step, status=ClassStatus(cls.status).label), cls.code)
     if step in ("submit", "approve"):
         _completeness_problems(cls).raise_if_any()
     if step == "return" and not comment.strip():

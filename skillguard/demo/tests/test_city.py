@@ -299,10 +299,14 @@ def test_no_plaintext_personal_data_in_masked_or_audit_columns(m):
 
 
 def test_refuses_to_build_over_existing_data(city, db):
+    from django.core.management import CommandError, call_command
+
     from skillguard.demo.generator import DemoError, build_city
 
     with pytest.raises(DemoError):
         build_city(scale=0.01, seed=1)
+    with pytest.raises(CommandError, match="--reset"):
+        call_command("demo", scale=0.01, seed=1, stdout=io.StringIO())
 
 
 def test_print_demo_logins(city, db):

@@ -65,3 +65,15 @@ def test_demo_password_generated_once(settings, tmp_path, monkeypatch):
     assert users.demo_password() == first
     monkeypatch.setenv(users.PASSWORD_ENV, "Another-demo-pass-1")
     assert users.demo_password() == "Another-demo-pass-1"
+
+
+def test_refuses_to_replace_existing_accounts_without_reset(db):
+    from skillguard.accounts.models import User
+    from skillguard.demo.generator import DemoError, build_city
+    from skillguard.registry.models import Institution
+
+    User.objects.create_user("auditor", password=None, role="auditor")
+    with pytest.raises(DemoError, match="auditor"):
+        build_city(scale=0.01, seed=1)
+    assert not Institution.objects.exists()
+    assert User.objects.get(username="auditor").has_usable_password() is False

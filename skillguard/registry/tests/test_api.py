@@ -240,6 +240,19 @@ def test_refused_writes_are_422_naming_the_field(world, login):
     assert Trainee.objects.filter(name="甲").count() == 0
 
 
+def test_nul_characters_are_refused_not_a_server_error(world, login):
+    """PostgreSQL cannot hold NUL: found by the generated requests below."""
+    client = login(world.users["institution_admin"])
+    for path in ("/api/courses?q=a%00b", "/api/venues?q=%00", "/api/classes?q=x%00"):
+        response = client.get(path)
+        assert response.status_code == 422, path
+        assert body(response)["errors"][0]["field"] == "q"
+    response = as_json(client, "post", "/api/trainees", {
+        "name": "甲\x00", "id_number": make_id_number("310104", dt.date(1990, 1, 1), 5),
+        "category": "other"})
+    assert response.status_code == 422 and body(response)["errors"][0]["field"] == "name"
+
+
 def test_unknown_and_foreign_references_are_the_same_422(world, login):
     client = login(world.users["institution_admin"])
     cls = world.a.draft_class

@@ -22,7 +22,6 @@ from skillguard.registry.models import (
     ImportMode,
     ImportStatus,
     Institution,
-    Session,
     Teacher,
     Trainee,
     TraineeCategory,
@@ -441,6 +440,7 @@ def test_upload_page_report_and_error_report_download(world, login, zh_catalog):
     client.cookies["django_language"] = "en"
     report = client.get(response.url).content.decode()
     assert "check digit does not match (GB 11643)" in report
+    assert "The other 3 rows passed the checks but were not written either." in report
 
     download = client.get(reverse("imports:errors", args=[batch.pk, "xlsx"]))
     sheet = load_workbook(io.BytesIO(b"".join(download.streaming_content))).active

@@ -321,10 +321,6 @@ def test_a_district_supervisor_cannot_approve_another_districts_class(world):
         services.transition_class(world.users["district_supervisor"], ghost, "approve", "ok")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "registry.services builds messages with gettext_lazy(...) % {...}, which renders them "
-    "in the language active when raised: message_en comes out in Chinese once a catalogue "
-    "exists. Needs a lazy %-format in services."))
 @pytest.mark.django_db
 def test_parametrised_service_messages_are_bilingual(world, zh_catalog):
     problems = refusal(lambda: services.enrol_trainee(None, world.a.draft_class,
