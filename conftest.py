@@ -28,6 +28,34 @@ def require_binary(path_or_name: str, why: str) -> str:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages rendered outside a request default to English in tests, so assertions are
+    stable whatever an earlier test activated. Requests still pick their language through
+    LocaleMiddleware (zh-hans unless the user chose otherwise)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests (and live_server) flush every table, seeded districts included;
+    put them back for any test that touches the database."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not (marker or names & {"db", "transactional_db", "live_server", "world"}):
+        return
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or \
+        bool(names & {"transactional_db", "live_server"})
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from skillguard.registry.seed import ensure_districts
+
+    ensure_districts()
+
+
 @pytest.fixture
 def world(db):
     from skillguard.core.testing import build_world

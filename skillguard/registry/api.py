@@ -88,8 +88,7 @@ def _ref(access_fn, user, pk, model, field: str):
         return access_fn(user, pk)
     except Http404:
         problems = Problems(model)
-        problems.add(field, "unknown_reference",
-                     _("no such record, or you may not use it (id %(id)s)") % {"id": pk})
+        problems.add(field, "unknown_reference", _("no such record, or you may not use it"))
         problems.raise_if_any()
 
 

@@ -27,7 +27,7 @@ import re
 import traceback
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 from django.contrib.auth.decorators import login_required
@@ -409,6 +409,20 @@ def ui_routes() -> list[Route]:
     return routes
 
 
+def _b_filters(world) -> dict:
+    """Every record type as a query parameter (``institution=…``, ``institution_id=…``),
+    naming world.b's record."""
+    out = {}
+    for alias, filler in OBJECT_FILLERS.items():
+        if alias in ("event", "user", "batch"):
+            continue
+        _a, b = filler(world)
+        if b is not None:
+            out[alias] = out[f"{alias}_id"] = b.pk
+    out["training_class"] = out["class"]
+    return out
+
+
 def _is_login_redirect(result: Result) -> bool:
     login = resolve_url("accounts:login")
     return result.status in (301, 302, 303) and urlsplit(result.location).path == login
@@ -453,6 +467,17 @@ def walk_pages(world, role) -> Problems:
         for secret in secrets:
             if secret.encode() in got.content:
                 problems.add(role, "get", path, f"shows {secret!r}, outside the user's scope")
+
+        if secrets and not route.params:
+            # list pages filtered by world.b's records must stay clean too
+            filtered = f"{path}?{urlencode(_b_filters(world))}"
+            got = call(client, "get", filtered)
+            if got.status >= 500:
+                problems.add(role, "get", filtered, "server error", got)
+            for secret in secrets:
+                if secret.encode() in got.content:
+                    problems.add(role, "get", filtered, f"shows {secret!r}, outside the "
+                                 "user's scope")
 
         form = replayable_form(call(admin, "get", path).content, path)
         posted = call(client, "post", path, data=form)
@@ -755,6 +780,14 @@ def _leaky_list(request):
     return HttpResponse(", ".join(Institution.objects.values_list("name", flat=True)))
 
 
+def _unscoped_filter(request):
+    from skillguard.registry.models import Institution
+
+    wanted = request.GET.get("institution") or 0
+    return HttpResponse(" ".join(Institution.objects.filter(pk=wanted)
+                                 .values_list("name", flat=True)))
+
+
 def _unscoped_detail(request, pk):
     from skillguard.registry.models import Institution
 
@@ -809,6 +842,7 @@ class _BrokenSite:
         path("accounts/", include("skillguard.accounts.urls")),
         path("", login_required(lambda request: HttpResponse("home")), name="home"),
         path("leaky/", login_required(_leaky_list), name="leaky_list"),
+        path("filtered/", login_required(_unscoped_filter), name="filtered_list"),
         path("institutions/<int:pk>/", login_required(_unscoped_detail),
              name="institution_unscoped"),
         path("open/institutions/<int:pk>/", _unscoped_detail, name="institution_open"),
@@ -831,6 +865,7 @@ def test_the_page_walk_catches_what_it_promises_to(world, settings):
     assert "GET /open/institutions/" in anonymous and "redirect to the login" in anonymous
     scoped = report("institution_admin")
     assert f"GET /leaky/: shows {world.b.institution.name!r}" in scoped
+    assert "GET /filtered/?" in scoped and f"institution={world.b.institution.pk}" in scoped
     assert f"GET /institutions/{world.b.institution.pk}/: answers differently" in scoped
     assert "GET /classes/" in scoped and "server error" in scoped and "boom" in scoped
     assert "Register a filler" in scoped and "gadget_id" in scoped

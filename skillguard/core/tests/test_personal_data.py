@@ -145,7 +145,8 @@ def test_rotation_is_idempotent(world):
 
 
 def pg_dump_binary() -> str:
-    from conftest import require_binary
+    """pg_dump of the pgserver wheel (next to pg_ctl), else the one on PATH."""
+    import shutil
 
     from skillguard import dbserver
 
@@ -153,7 +154,13 @@ def pg_dump_binary() -> str:
     candidate = Path(bin_dir) / "pg_dump" if bin_dir else None
     if candidate is not None and candidate.exists():
         return str(candidate)
-    return require_binary("pg_dump", "the dump test reads the database as a backup would")
+    found = shutil.which("pg_dump")
+    if not found:
+        message = "pg_dump not installed: the dump test reads the database as a backup would"
+        if os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message + " (SKILLGUARD_REQUIRE_ALL=1)")
+        pytest.skip(message)
+    return found
 
 
 def dump_test_database() -> str:

@@ -22,6 +22,8 @@ from skillguard.core.validators import (
     uscc_problem,
 )
 
+from .conftest import ensure_districts
+
 SCALE, SEED = 0.05, 4242
 ID_RE = re.compile(r"\d{17}[\dX]")
 
@@ -32,6 +34,7 @@ def city(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         with transaction.atomic():
+            ensure_districts()
             report = build_city(scale=SCALE, seed=SEED, today=timezone.localdate())
             yield report
             transaction.set_rollback(True)

@@ -6,6 +6,15 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from .conftest import ensure_districts
+
+
+@pytest.fixture(autouse=True)
+def _districts(request):
+    if "db" in request.fixturenames:
+        request.getfixturevalue("db")
+        ensure_districts()
+
 
 def _snapshot():
     from skillguard.registry import models as m

@@ -502,9 +502,9 @@ if schemathesis is not None:
         _fuzz(case, fuzz_tokens["institution_admin"])
 else:
     def test_generated_requests_never_fail_the_server():  # noqa: F811
-        from conftest import REQUIRE_ALL
+        import os
 
         message = "schemathesis not installed: pip install -e '.[test]'"
-        if REQUIRE_ALL:
+        if os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
