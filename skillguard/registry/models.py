@@ -250,7 +250,7 @@ class Gender(models.TextChoices):
 class Teacher(models.Model):
     institution = models.ForeignKey(Institution, verbose_name=_("institution"),
                                     on_delete=models.PROTECT, related_name="teachers")
-    name = models.CharField(_("name"), max_length=32)
+    name = models.CharField(_("real name"), max_length=32)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     id_number_enc, id_number_hash, id_number_masked = sealed_columns(_("ID number"))
     phone_enc, phone_hash, phone_masked = sealed_columns(_("mobile phone"))

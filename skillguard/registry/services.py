@@ -454,6 +454,10 @@ TRANSITIONS = {
 }
 
 
+STEP_LABELS = {"submit": _("submit"), "approve": _("approve"), "return": _("return"),
+               "start": _("start"), "finish": _("finish"), "cancel": _("cancel")}
+
+
 def _completeness_problems(cls: TrainingClass) -> Problems:
     problems = Problems(TrainingClass, cls.code)
     if not cls.enrolments.filter(status=EnrolmentStatus.ENROLLED).exists():
@@ -494,7 +498,7 @@ def transition_class(actor, cls: TrainingClass, step: str, comment: str = "") ->
         cls = TrainingClass.objects.select_for_update().get(pk=cls.pk)
     if cls.status not in sources:
         _refuse(TrainingClass, "status", "invalid_transition",
-                lazy_format(_("cannot %(step)s a class that is %(status)s"), step=step, status=ClassStatus(cls.status).label), cls.code)
+                lazy_format(_("cannot %(step)s a class that is %(status)s"), step=STEP_LABELS[step], status=ClassStatus(cls.status).label), cls.code)
     if step in ("submit", "approve"):
         _completeness_problems(cls).raise_if_any()
     if step == "return" and not comment.strip():

@@ -11,7 +11,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -112,7 +112,7 @@ def _form_page(request, form, *, title, save, success, cancel_url, subtitle="",
         except BusinessRuleError as err:
             form.add_problems(err)
         else:
-            messages.success(request, _g("Saved: %(record)s") % {"record": obj})
+            messages.success(request, gettext("Saved: %(record)s") % {"record": obj})
             return redirect(success(obj))
     return render(request, "registry/form.html", {
         "form": form, "title": title, "subtitle": subtitle, "cancel_url": cancel_url,
@@ -418,9 +418,9 @@ def trainee_create(request):
             form.add_problems(err)
         else:
             if created:
-                messages.success(request, _g("Saved: %(record)s") % {"record": trainee})
+                messages.success(request, gettext("Saved: %(record)s") % {"record": trainee})
             else:
-                messages.info(request, _g(
+                messages.info(request, gettext(
                     "%(name)s is already registered on the platform (one record per ID "
                     "number). Enrol them in a class by ID number and name.")
                     % {"name": trainee.name})
@@ -567,7 +567,7 @@ def class_edit(request, pk):
     cls = queries.access_class(user, pk, "change")
     detail = reverse("registry:class_detail", args=[cls.pk])
     if not cls.is_editable:
-        messages.warning(request, _g("The class can only be changed while it is a draft or "
+        messages.warning(request, gettext("The class can only be changed while it is a draft or "
                                      "returned for correction."))
         return redirect(detail)
     form = forms.ClassForm(_bound(request), instance=cls, institution=cls.institution,
@@ -592,7 +592,7 @@ def class_transition(request, pk):
             form.add_problems(err)
         else:
             cls.refresh_from_db()
-            messages.success(request, _g("%(class)s is now: %(status)s")
+            messages.success(request, gettext("%(class)s is now: %(status)s")
                              % {"class": cls.code, "status": cls.get_status_display()})
             return redirect("registry:class_detail", cls.pk)
     return _class_page(request, cls, transition_form=form, status=400)
@@ -636,7 +636,7 @@ def session_delete(request, pk):
     except BusinessRuleError as err:
         messages.error(request, str(err))
     else:
-        messages.success(request, _g("Session %(session)s deleted.") % {"session": session})
+        messages.success(request, gettext("Session %(session)s deleted.") % {"session": session})
     return redirect(reverse("registry:class_detail", args=[cls_pk]) + "#sessions")
 
 
@@ -679,7 +679,7 @@ def enrol(request, pk):
         except BusinessRuleError as err:
             form.add_problems(err)
         else:
-            messages.success(request, _g("%(name)s enrolled in %(class)s.")
+            messages.success(request, gettext("%(name)s enrolled in %(class)s.")
                              % {"name": trainee.name, "class": cls.code})
             return redirect(reverse("registry:class_detail", args=[cls.pk]) + "#roster")
     return _class_page(request, cls, status=400,
@@ -696,7 +696,7 @@ def enrolment_withdraw(request, pk):
     except BusinessRuleError as err:
         messages.error(request, str(err))
     else:
-        messages.success(request, _g("%(name)s withdrawn from the class.")
+        messages.success(request, gettext("%(name)s withdrawn from the class.")
                          % {"name": enrolment.trainee.name})
     return redirect(reverse("registry:class_detail", args=[enrolment.training_class_id])
                     + "#roster")
