@@ -49,7 +49,12 @@ def main() -> int:
         ensure_env("test")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("SKILLGUARD_DATA_DIR", str(ROOT / "var" / "test"))
-        return subprocess.call([str(PY), "-m", "pytest", *rest], env=env)
+        try:
+            return subprocess.call([str(PY), "-m", "pytest", *rest], env=env)
+        finally:
+            if not env.get("DATABASE_URL"):  # leave no embedded PostgreSQL behind
+                subprocess.call([str(VENV / "bin" / "skillguard"), "db", "stop"], env=env,
+                                stdout=subprocess.DEVNULL)
     sys.exit(__doc__)
 
 
