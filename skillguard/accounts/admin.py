@@ -37,6 +37,17 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
         (_("Status"), {"fields": ("is_active", "is_staff", "is_superuser")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
+    actions = ["deactivate"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts are deactivated, never deleted (the audit trail names them)
+
+    @admin.action(description=_("Deactivate the selected accounts"))
+    def deactivate(self, request, queryset):
+        for user in queryset:
+            services.deactivate_user(request.user, user, comment="django-admin")
+        self.message_user(request, _("Deactivated."))
+
     add_fieldsets = (
         (None, {"classes": ("wide",),
                 "fields": ("username", "role", "district", "institution", "teacher", "trainee",

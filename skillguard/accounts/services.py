@@ -87,6 +87,39 @@ def create_user(actor, username: str, role: str, password: str | None = None, *,
     return user
 
 
+@transaction.atomic
+def deactivate_user(actor, user: User, comment: str = "") -> User:
+    """Close an account. Accounts are never deleted: the audit trail names its actors for
+    five years, and its rows cannot be changed to forget them."""
+    _ensure_may_manage_users(actor, "change", user.username)
+    before = audit.snapshot(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    audit.record_updated(actor, user, before, comment=comment)
+    return user
+
+
+SIGN_IN_FAILURES_ALLOWED = 5
+SIGN_IN_LOCK_MINUTES = 15
+
+
+def sign_in_blocked(username: str) -> bool:
+    """Too many failed sign-ins for this user name lately (since its last success)?
+
+    Counted from the audit trail, so every web process agrees and nothing extra is stored."""
+    from skillguard.audit.models import AuditAction, AuditEvent
+
+    since = timezone.now() - dt.timedelta(minutes=SIGN_IN_LOCK_MINUTES)
+    name = (username or "")[:150]
+    last_success = (AuditEvent.objects.filter(action=AuditAction.LOGIN, actor_name=name,
+                                              at__gte=since)
+                    .order_by("-at").values_list("at", flat=True).first())
+    failures = AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_name=name,
+                                         at__gte=last_success or since)
+    return failures.count() >= SIGN_IN_FAILURES_ALLOWED
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -513,7 +513,18 @@ def create_enrolment(request, payload: EnrolmentIn):
     user = request.auth
     cls = _ref(queries.access_class, user, payload.training_class, Enrolment,
                "training_class")
-    trainee = _ref(queries.access_trainee, user, payload.trainee, Enrolment, "trainee")
+    if payload.trainee is not None:
+        trainee = _ref(queries.access_trainee, user, payload.trainee, Enrolment, "trainee")
+    elif payload.id_number and payload.name:
+        # The person may have been registered by another institution: identity is the ID
+        # number plus the matching real name, exactly as on the roster page.
+        trainee, _created = services.register_trainee(
+            user, name=payload.name, id_number=payload.id_number,
+            category=payload.category or "other", institution=cls.institution)
+    else:
+        problems = Problems(Enrolment)
+        problems.add("trainee", "required", _("give a trainee id, or id_number and name"))
+        problems.raise_if_any()
     return Status(201, services.enrol_trainee(user, cls, trainee))
 
 

@@ -417,7 +417,13 @@ class EnrolmentOut(Schema):
 
 class EnrolmentIn(In):
     training_class: Id
-    trainee: Id
+    trainee: Id | None = Field(None, description="A trainee the caller can already see; or "
+                               "give id_number and name instead")
+    id_number: str | None = Field(None, description="Resident ID number (GB 11643) of the "
+                                  "person to enrol: the trainee is found, or registered, by it")
+    name: str | None = Field(None, description="Real name; must match the ID number's record")
+    category: str | None = Field(None, description="Trainee category when registering a new "
+                                 "person (unemployed, employed, retired, student, other)")
 
 
 class EnrolmentPatch(In):

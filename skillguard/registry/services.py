@@ -66,6 +66,12 @@ def ensure_allowed(actor, action: str, model, *, district_id=None, institution_i
 
 
 def _validate(instance, exclude: Iterable[str] = (), record: str = "") -> None:
+    problems = Problems(type(instance), record)
+    for f in instance._meta.concrete_fields:  # PostgreSQL cannot store NUL in text
+        value = getattr(instance, f.attname, None)
+        if isinstance(value, str) and "\x00" in value:
+            problems.add(f.name, "nul_character", _("must not contain NUL characters"))
+    problems.raise_if_any()
     try:
         instance.full_clean(exclude=list(exclude))
     except ValidationError as exc:

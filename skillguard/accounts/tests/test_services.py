@@ -104,3 +104,39 @@ def test_tokens_for_others_need_the_user_permission(world):
     with pytest.raises(BusinessRuleError) as exc:
         services.issue_api_token(None, world.users["api_client"], days=0)
     assert ("expires_at", "out_of_range") in problems(exc)
+
+
+@pytest.mark.django_db
+def test_deactivated_account_cannot_sign_in_and_its_tokens_stop(world, client):
+    from skillguard.accounts import services as accounts
+    from skillguard.core.testing import PASSWORD
+
+    user = world.users["api_client"]
+    token, plaintext = accounts.issue_api_token(None, user)
+    accounts.deactivate_user(world.users["city_admin"], user, "contract ended")
+    assert not client.login(username=user.username, password=PASSWORD)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    from django.test import Client
+
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}").get("/api/me").status_code == 401
+    user.refresh_from_db()
+    assert user.pk and not user.is_active  # kept, never deleted
+
+
+@pytest.mark.django_db
+def test_repeated_failed_sign_ins_lock_the_account_for_a_while(world, client):
+    from skillguard.core.testing import PASSWORD
+
+    user = world.users["district_supervisor"]
+    for _ in range(5):
+        page = client.post("/accounts/login/", {"username": user.username, "password": "wrong"},
+                           HTTP_ACCEPT_LANGUAGE="en")
+        assert page.status_code == 200
+    page = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD},
+                       HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and "Too many failed sign-ins" in page.content.decode()
+    assert "_auth_user_id" not in client.session
+    other = world.users["institution_admin"]  # other accounts are unaffected
+    page = client.post("/accounts/login/", {"username": other.username, "password": PASSWORD})
+    assert page.status_code == 302

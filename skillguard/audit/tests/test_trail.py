@@ -96,6 +96,8 @@ SERVICE_CALLS = {
     "accounts.revoke_api_token": lambda w: accounts.revoke_api_token(
         w.users["city_admin"],
         accounts.issue_api_token(w.users["city_admin"], w.users["api_client"])[0]),
+    "accounts.deactivate_user": lambda w: accounts.deactivate_user(
+        w.users["city_admin"], w.users["teacher"], "left the institution"),
 }
 SERVICE_MODULES = {"registry": services, "accounts": accounts}
 

@@ -392,11 +392,6 @@ def client_for(world, role: str, api: bool = False) -> Client:
     return client
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # --------------------------------------------------------------------------- the UI walk
 
 

@@ -19,11 +19,6 @@ from skillguard.core.validators import normalise_id_number
 from skillguard.registry.models import Teacher, Trainee
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _new_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -178,7 +173,7 @@ def dump_test_database() -> str:
     return done.stdout.decode("utf-8")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_pg_dump_holds_no_plaintext_personal_data(world):
     """Committed data (a transactional test), read by pg_dump as a backup would be."""
     from skillguard.audit.services import reveal_personal_data

@@ -21,12 +21,6 @@ from skillguard.registry.models import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """build_world creates a dozen users: PBKDF2 would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def bearer(user, **kwargs):
     _, token = accounts.issue_api_token(None, user, **kwargs)
     return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -508,3 +502,32 @@ else:
         if os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
+
+
+def test_enrol_a_person_registered_by_another_institution_by_id_number_and_name(world):
+    """Identity is city-wide: institution A enrols B's trainee by ID number + real name."""
+    other = world.b.trainees[0]
+    id_number = crypto.unseal(other.id_number_enc)
+    client = bearer(world.users["institution_admin"])
+    cls = world.a.draft_class
+    assert client.get(f"/api/trainees/{other.pk}").status_code == 404  # not visible yet
+    wrong = as_json(client, "post", "/api/enrolments",
+                    {"training_class": cls.pk, "id_number": id_number, "name": "冒名顶替"})
+    assert wrong.status_code == 422 and codes(wrong) == ["name_mismatch"]
+    response = as_json(client, "post", "/api/enrolments",
+                       {"training_class": cls.pk, "id_number": id_number, "name": other.name})
+    assert response.status_code == 201, response.content
+    assert Enrolment.objects.filter(training_class=cls, trainee=other).exists()
+    assert Trainee.objects.filter(id_number_hash=other.id_number_hash).count() == 1
+    assert client.get(f"/api/trainees/{other.pk}").status_code == 200  # now on its roster
+    neither = as_json(client, "post", "/api/enrolments", {"training_class": cls.pk})
+    assert neither.status_code == 422 and codes(neither) == ["required"]
+
+
+def test_nul_characters_are_refused_by_the_services_too(world):
+    from skillguard.core.errors import BusinessRuleError
+    from skillguard.registry import services
+
+    with pytest.raises(BusinessRuleError) as refused:
+        services.update_institution(None, world.a.institution, address="Road\x00 1")
+    assert refused.value.as_list()[0]["field"] == "address"
