@@ -65,6 +65,9 @@ INSTALLED_APPS = [
     "skillguard.accounts",
     "skillguard.audit",
     "skillguard.registry",
+    "skillguard.ingest",
+    "skillguard.attendance",
+    "skillguard.learning",
     "skillguard.demo",
 ]
 

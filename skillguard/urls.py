@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from skillguard.api import api
 from skillguard.core import views as core_views
+from skillguard.ingest.api import docking_api
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("registry/import/", include("skillguard.registry.import_urls")),
     path("registry/", include("skillguard.registry.urls")),
     path("audit/", include("skillguard.audit.urls")),
+    path("api/docking/v1/", docking_api.urls),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),
 ]
