@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 PER_PAGE = 50
@@ -20,6 +21,8 @@ class Table:
     columns: dict[str, Column] = {}
     row_template = ""
     default_order: tuple[str, ...] = ("pk",)  # when the query has no order of its own
+    # CSV export: (header, value of a row); personal data only in its masked form.
+    export_fields: tuple = ()
     empty_text = _("Nothing matches these filters.")
 
     def __init__(self, queryset, request):
@@ -33,6 +36,7 @@ class Table:
             self.sort = ""
             if not queryset.ordered:
                 queryset = queryset.order_by(*self.default_order)
+        self.queryset = queryset
         self.page = Paginator(queryset, PER_PAGE).get_page(request.GET.get("page"))
 
     @property
@@ -54,6 +58,14 @@ class Table:
 
 class InstitutionTable(Table):
     row_template = "registry/rows/institution.html"
+    export_fields = (
+        (_("Name"), lambda o: o.name), (_("Credit code"), lambda o: o.credit_code),
+        (_("District"), lambda o: o.district.name), (_("Type"), lambda o: o.get_kind_display()),
+        (_("Licence number"), lambda o: o.licence_number),
+        (_("Licence valid until"), lambda o: o.licence_valid_until),
+        (_("Whitelist"), lambda o: o.get_whitelist_status_display()),
+        (_("Status"), lambda o: o.get_status_display()),
+    )
     columns = {
         "name": Column(_("Name"), "name"),
         "credit_code": Column(_("Credit code"), "credit_code", "mono"),
@@ -67,6 +79,13 @@ class InstitutionTable(Table):
 
 class ClassTable(Table):
     row_template = "registry/rows/class.html"
+    export_fields = (
+        (_("Class code"), lambda o: o.code), (_("Class name"), lambda o: o.name),
+        (_("Institution"), lambda o: o.institution.name), (_("District"), lambda o: o.district.name),
+        (_("Course"), lambda o: o.course), (_("Start date"), lambda o: o.start_date),
+        (_("End date"), lambda o: o.end_date), (_("Planned class hours"), lambda o: o.planned_hours),
+        (_("Mode"), lambda o: o.get_mode_display()), (_("Status"), lambda o: o.get_status_display()),
+    )
     columns = {
         "code": Column(_("Class code"), "code", "mono"),
         "name": Column(_("Class name"), "name"),
@@ -81,6 +100,13 @@ class ClassTable(Table):
 
 class SessionTable(Table):
     row_template = "registry/rows/session.html"
+    export_fields = (
+        (_("Class"), lambda o: o.training_class.code), (_("No."), lambda o: o.sequence),
+        (_("Starts at"), lambda o: timezone.localtime(o.starts_at).strftime("%Y-%m-%d %H:%M")),
+        (_("Ends at"), lambda o: timezone.localtime(o.ends_at).strftime("%Y-%m-%d %H:%M")),
+        (_("Teacher"), lambda o: o.teacher.name), (_("Room"), lambda o: o.room or ""),
+        (_("Class hours"), lambda o: o.class_hours),
+    )
     columns = {
         "starts_at": Column(_("Time"), "starts_at"),
         "class": Column(_("Class"), "training_class__code"),
@@ -94,6 +120,11 @@ class SessionTable(Table):
 
 class TraineeTable(Table):
     row_template = "registry/rows/trainee.html"
+    export_fields = (
+        (_("Real name"), lambda o: o.name), (_("ID number"), lambda o: o.id_number),
+        (_("Mobile phone"), lambda o: o.phone), (_("Category"), lambda o: o.get_category_display()),
+        (_("District of residence"), lambda o: o.residence_district or ""),
+    )
     columns = {
         "name": Column(_("Real name"), "name"),
         "id_number": Column(_("ID number")),
@@ -107,6 +138,10 @@ class TraineeTable(Table):
 
 class TeacherTable(Table):
     row_template = "registry/rows/teacher.html"
+    export_fields = (
+        (_("Real name"), lambda o: o.name), (_("Institution"), lambda o: o.institution.name),
+        (_("ID number"), lambda o: o.id_number), (_("Mobile phone"), lambda o: o.phone),
+    )
     columns = {
         "name": Column(_("Name"), "name"),
         "institution": Column(_("Institution"), "institution__name"),

@@ -20,6 +20,7 @@ from skillguard.accounts.roles import Role
 from skillguard.audit.models import AuditEvent
 from skillguard.audit.services import record_personal_read, reveal_personal_data
 from skillguard.core.errors import BusinessRuleError
+from skillguard.core.exports import csv_export
 from skillguard.core.scoping import can
 from skillguard.registry import forms, queries, services, tables
 from skillguard.registry.models import (
@@ -92,6 +93,18 @@ def _action(label, url, tone="secondary"):
 
 
 def _list_page(request, *, title, table, filter_form=None, actions=(), intro=""):
+    model = table.queryset.model
+    may_export = bool(table.export_fields) and can(request.user, "export", model)
+    if request.GET.get("export") == "csv":
+        if not may_export:
+            raise PermissionDenied
+        return csv_export(request.user, table.queryset, table.export_fields,
+                          model._meta.model_name, filters=request.GET.urlencode())
+    if may_export:
+        query = request.GET.copy()
+        query.pop("page", None)
+        query["export"] = "csv"
+        actions = [*actions, _action(_("Export CSV"), "?" + query.urlencode())]
     context = {"title": title, "table": table, "filter_form": filter_form,
                "actions": [a for a in actions if a and a["url"]], "intro": intro}
     template = ("registry/_results.html" if _wants_fragment(request, "results")
