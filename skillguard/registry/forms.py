@@ -269,8 +269,10 @@ class FilterForm(forms.Form):
     """GET filters: every field optional; invalid values are ignored rather than refused."""
 
     def filters(self) -> dict:
+        """Parsed filters as the scoped queries take them (records given by their pk)."""
         self.is_valid()  # fills cleaned_data with the fields that did parse
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", [])}
+        return {k: getattr(v, "pk", v) for k, v in self.cleaned_data.items()
+                if v not in (None, "", [])}
 
 
 def _blank(choices, label=None):
@@ -293,12 +295,6 @@ class InstitutionFilter(FilterForm):
         super().__init__(*args, **kwargs)
         if not user.is_city_wide:
             del self.fields["district"]
-
-    def filters(self):
-        out = super().filters()
-        if "district" in out:
-            out["district"] = out["district"].pk
-        return out
 
 
 class ClassFilter(FilterForm):
@@ -326,13 +322,6 @@ class ClassFilter(FilterForm):
             self.fields["institution"].queryset = Institution.objects.restrict(user).only(
                 "pk", "name")
 
-    def filters(self):
-        out = super().filters()
-        for key in ("district", "institution", "course"):
-            if key in out:
-                out[key] = out[key].pk
-        return out
-
 
 class SessionFilter(FilterForm):
     date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
@@ -358,12 +347,6 @@ class TraineeFilter(FilterForm):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
 
-    def filters(self):
-        out = super().filters()
-        if "district" in out:
-            out["district"] = out["district"].pk
-        return out
-
 
 class TeacherFilter(FilterForm):
     q = forms.CharField(label=_("Search"), required=False, widget=forms.TextInput(
@@ -380,12 +363,6 @@ class TeacherFilter(FilterForm):
         else:
             self.fields["institution"].queryset = Institution.objects.restrict(user).only(
                 "pk", "name")
-
-    def filters(self):
-        out = super().filters()
-        if "institution" in out:
-            out["institution"] = out["institution"].pk
-        return out
 
 
 class CourseFilter(FilterForm):
