@@ -16,6 +16,10 @@ MENU = [
     (_("Teachers"), "registry:teacher_list", "registry.teacher"),
     (_("Catalogue"), "registry:course_list", "registry.course"),
     (_("Districts"), "registry:district_list", "registry.district"),
+    (_("Distribution rules"), "distribution:rule_list", "distribution.distributionrule"),
+    (_("Data quality"), "distribution:quality", "distribution.qualitysource"),
+    (_("Docking clients"), "trust:client_list", "ingest.dockingclient"),
+    (_("Quarantine"), "ingest:quarantine_list", "ingest.quarantinedrecord"),
     (_("Audit trail"), "audit:event_list", "audit.auditevent"),
 ]
 

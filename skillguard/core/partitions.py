@@ -37,6 +37,8 @@ def ensure_monthly_partitions(table: str, first: dt.date, last: dt.date) -> list
     with connection.cursor() as cur:
         while month <= last:
             name = partition_name(table, month)
+            # Two writers meeting a new month at once: the second waits, then sees it.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
             # Partition bounds in Asia/Shanghai local months, the way reports count them.
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} FOR VALUES "

@@ -53,9 +53,18 @@ PUBLIC_URL_NAMES = {"healthz", "accounts:login", "accounts:logout"}
 # Pages that answer POST without writing anything (searches, exports, reveals) and that the
 # auditor may therefore use. A write is still caught through the audit trail.
 UI_READ_ONLY_POSTS: set[str] = set()
+# The docking API (/api/docking/v1/) authenticates by request signature, not by user: it
+# has its own document and its own matrix (skillguard/trust/tests/test_docking_matrix.py).
+DOCKING_API_PREFIX = "api/docking/v1/"
 # API operations that must publish the schema but are not in it.
 API_DOC_ROUTES = {"api/openapi.json", "api/docs", "api/"}
 MISSING_PK = 987654321
+MISSING_UUID = "00000000-0000-4000-8000-00000000dead"
+
+
+def _missing(pk):
+    """A key of the same type as ``pk`` that names no record."""
+    return MISSING_UUID if isinstance(pk, __import__("uuid").UUID) else MISSING_PK
 WRITE_ACTIONS = {"create", "update", "delete", "transition", "import"}
 
 
@@ -92,7 +101,83 @@ def _import_batch(world, side):
     return existing or imports.start_import(user, "trainee", "walk.csv", b"not,a\nsheet")
 
 
+def _docking_client(side):
+    from skillguard.trust.testing import docking_client_for
+
+    return docking_client_for(side.institution)
+
+
+def _client_key(side):
+    from skillguard.trust.testing import add_key
+
+    client = _docking_client(side)
+    return client.keys.order_by("pk").first() or add_key(client)[0]
+
+
+def _subscriber(side):
+    from skillguard.distribution.models import Subscriber
+
+    return Subscriber.objects.get_or_create(name=f"walk {side.district.code}",
+                                            defaults={"district": side.district})[0]
+
+
+def _rule(side):
+    from skillguard.distribution.models import Basis, DistributionRule
+
+    subscriber = _subscriber(side)
+    return (subscriber.rules.order_by("pk").first()
+            or DistributionRule.objects.create(subscriber=subscriber, record_type="checkin",
+                                               basis=Basis.VENUE_DISTRICT,
+                                               district=side.district))
+
+
+def _delivery(side):
+    from skillguard.distribution.models import FeedEntry, WebhookDelivery
+
+    subscriber = _subscriber(side)
+    existing = subscriber.deliveries.order_by("pk").first()
+    if existing:
+        return existing
+    entry = FeedEntry.objects.create(subscriber=subscriber, record_type="checkin",
+                                     external_key="walk", payload={})
+    return WebhookDelivery.objects.create(subscriber=subscriber, feed_entry=entry,
+                                          last_entry_id=entry.pk)
+
+
+def _quarantined(side):
+    import uuid
+
+    from skillguard.ingest.models import QuarantinedRecord
+
+    client = _docking_client(side)
+    return (QuarantinedRecord.objects.filter(client=client).order_by("pk").first()
+            or QuarantinedRecord.objects.create(
+                client=client, district_id=side.district.pk, institution_id=side.institution.pk,
+                record_type="checkin", external_id="walk-1", submission_id=uuid.uuid4(),
+                payload={"external_id": "walk-1"},
+                problems=[{"field": "kind", "code": "wrong_type"}]))
+
+
+def _ingest_batch(side):
+    import uuid
+
+    from django.utils import timezone
+
+    from skillguard.ingest.models import BatchStatus, IngestBatch
+
+    client = _docking_client(side)
+    return (IngestBatch.objects.filter(client=client).first()
+            or IngestBatch.objects.create(
+                client=client, district_id=side.district.pk, institution_id=side.institution.pk,
+                submission_id=uuid.uuid4(), submission_received_at=timezone.now(),
+                record_type="checkin", file_format="jsonl", status=BatchStatus.DONE))
+
+
 OBJECT_FILLERS = {
+    "ingestbatch": lambda w: (_ingest_batch(w.a), _ingest_batch(w.b)),
+    "rule": lambda w: (_rule(w.a), _rule(w.b)),
+    "delivery": lambda w: (_delivery(w.a), _delivery(w.b)),
+    "quarantine": lambda w: (_quarantined(w.a), _quarantined(w.b)),
     "district": lambda w: (w.a.district, None),
     "course": lambda w: (w.course, None),
     "occupation": lambda w: (w.course.occupation, None),
@@ -111,14 +196,22 @@ OBJECT_FILLERS = {
     "event": lambda w: (_audit_event(w, w.a), _audit_event(w, w.b)),
     "user": lambda w: (w.a.users["institution_admin"], w.b.users["institution_admin"]),
     "batch": lambda w: (_import_batch(w, w.a), _import_batch(w, w.b)),
+    "client": lambda w: (_docking_client(w.a), _docking_client(w.b)),
+    "key": lambda w: (_client_key(w.a), _client_key(w.b)),
 }
 ALIASES = {"trainingclass": "class", "classes": "class", "institutionfiling": "filing",
            "teacherqualification": "qualification", "classreview": "review",
-           "auditevent": "event", "importbatch": "batch", "import": "batch"}
+           "auditevent": "event", "importbatch": "batch", "import": "batch",
+           "dockingclient": "client", "clientkey": "key",
+           "distributionrule": "rule", "webhookdelivery": "delivery",
+           "quarantinedrecord": "quarantine"}
 # Parameters that are not records: the same value in and out of scope.
 VALUE_FILLERS = {"kind": "trainee", "fmt": "csv", "field": "id_number", "format": "csv"}
 # (URL name, parameter) → alias or ("value", literal) where the rules above guess wrong.
-ROUTE_FILLERS: dict[tuple[str, str], object] = {}
+ROUTE_FILLERS: dict[tuple[str, str], object] = {
+    ("ingest_batches:batch", "pk"): "ingestbatch",  # docking batches, not spreadsheet imports
+    ("ingest_batches:progress", "pk"): "ingestbatch",
+}
 
 
 class UnfillableRoute(Exception):
@@ -204,7 +297,7 @@ def fill(route: Route, world) -> dict[str, dict | None]:
             continue
         a, b = OBJECT_FILLERS[alias](world)
         has_objects = True
-        inside[param], missing[param] = a.pk, MISSING_PK
+        inside[param], missing[param] = a.pk, _missing(a.pk)
         if b is None:
             public = True
         else:
@@ -603,7 +696,7 @@ def fill_api(path: str, world) -> dict:
         alias = _collection_alias(path, param)
         a, b = OBJECT_FILLERS[alias](world)
         models[param] = type(a)
-        inside[param], missing[param] = a.pk, MISSING_PK
+        inside[param], missing[param] = a.pk, _missing(a.pk)
         if b is None:
             public = True
         else:
@@ -726,6 +819,8 @@ def test_every_api_url_is_in_the_openapi_document(client):
     for route in walk_urlpatterns(get_resolver().url_patterns):
         if not route.route.startswith("api/") or route.route in API_DOC_ROUTES:
             continue
+        if route.route.startswith(DOCKING_API_PREFIX):
+            continue  # walked by skillguard/trust/tests/test_docking_matrix.py
         normalised = "/" + PARAM_RE.sub(lambda m: f"<{m['name']}>", route.route)
         assert normalised in documented, f"/{route.route} ({route.name}) is not in " \
                                          f"/api/openapi.json"

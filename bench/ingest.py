@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Benchmark: check-in batches through the worker path, against raw COPY measured in the same run.
+
+    .venv/bin/python bench/ingest.py                    # 5,000,000 check-ins
+    .venv/bin/python bench/ingest.py --records 500000
+    .venv/bin/python bench/ingest.py --quick            # 100,000
+
+Builds into a fresh database of its own (see bench/README.md). A minimal world (the test
+world: two institutions, a class with a session and three enrolled trainees), then a JSON
+Lines file of N valid check-ins, streamed to disk. Measures:
+
+(a) end to end: ``ingest.batches.run_batch`` (what the worker runs) over stored
+    submissions — streaming the stored bytes, JSON parsing, schema and reference validation,
+    deduplication through RecordIdentity, COPY of the facts, counters — records/s, and the
+    RSS sampled after every chunk, for a small batch and for the largest batch;
+(b) raw binary COPY of N check-in rows (values precomputed by a trivial loop) into the same
+    partitioned table with its indexes (truncated first) — rows/s;
+(c) Django ORM ``bulk_create`` of a subset (200,000) — rows/s.
+Prints (a)/(b) and (a)/(c); ``--profile`` prints a cProfile of one chunk. Last line:
+``RESULT {json}``.
+
+A stored submission is a bytea (PostgreSQL's limit is 1 GiB, the docking limit 512 MiB), so
+N records are sent as several batches of at most ``--batch-lines`` (default 1,500,000).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_city import _fresh_database, _peak_rss_mib, _rss_mib
+
+VERIFIED = {"key_id": "bench", "signature_input": "", "signature": "bench"}
+
+
+def write_records(path: Path, n: int, world) -> None:
+    """N valid check-ins as JSON Lines, written as they are made."""
+    from django.utils import timezone
+
+    from skillguard.ingest.tests.batch_helpers import trainee_ids
+
+    session = world.a.approved_class.sessions.order_by("sequence").first()
+    start = timezone.localtime(session.starts_at)
+    span = int((session.ends_at - session.starts_at).total_seconds())
+    code, seq = world.a.approved_class.code, session.sequence
+    ids = trainee_ids(world)
+    stamps = [(start + dt.timedelta(seconds=s)).isoformat() for s in range(span)]
+    head = f'{{"class_code":"{code}","session_sequence":{seq},"method":"face","device_id":"d1",'
+    with open(path, "w", encoding="utf-8", buffering=1 << 20) as f:
+        f.writelines(f'{head}"external_id":"b{i:09d}","trainee_id_number":"{ids[i % 3]}",'
+                    f'"kind":"{"in" if i & 1 else "out"}","occurred_at":"{stamps[i % span]}"}}\n' for i in range(n))
+
+
+def make_batches(client, path: Path, sizes: list[int]) -> list:
+    """Store the file as submissions of the given line counts, each with its batch."""
+    from skillguard.ingest import services
+    from skillguard.ingest.models import IngestBatch
+
+    out = []
+    with open(path, "rb") as f:
+        for size in sizes:
+            body = b"".join(f.readline() for _ in range(size))
+            ref = services.store_submission(client, VERIFIED, "POST", "/bench",
+                                            "application/x-ndjson", body, size)
+            del body
+            out.append(IngestBatch.objects.create(
+                client=client, district_id=ref.district_id,
+                institution_id=client.institution_id, submission_id=ref.id,
+                submission_received_at=ref.received_at, record_type="checkin",
+                file_format="jsonl", total=size))
+    return out
+
+
+def raw_copy(n: int, world) -> float:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    session = world.a.approved_class.sessions.order_by("sequence").first()
+    start = session.starts_at
+    span = int((session.ends_at - session.starts_at).total_seconds())
+    stamps = [start + dt.timedelta(seconds=s) for s in range(span)]
+    now = timezone.now()
+    d, c, inst = world.a.district.pk, world.a.approved_class.pk, world.a.institution.pk
+    tr = [t.pk for t in world.a.trainees]
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE attendance_checkin")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as c_, c_.connection.cursor() as cur, \
+            cur.copy(
+                "COPY attendance_checkin (district_id, occurred_at, kind, method, session_id,"
+                " training_class_id, institution_id, enrolment_id, trainee_id, device_id,"
+                " source_client_id, external_id, received_at) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.set_types(["int8", "timestamptz", "varchar", "varchar", "int8", "int8", "int8",
+                      "int8", "int8", "varchar", "int8", "varchar", "timestamptz"])
+        for i in range(n):
+            cp.write_row((d, stamps[i % span], "in", "face", session.pk, c, inst, i % 3 + 1,
+                          tr[i % 3], "d1", 1, f"b{i:09d}", now))
+    return time.perf_counter() - t0
+
+
+def orm_bulk(n: int, world) -> float:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from skillguard.attendance.models import CheckIn
+
+    session = world.a.approved_class.sessions.order_by("sequence").first()
+    now = timezone.now()
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE attendance_checkin")
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("SELECT nextval('attendance_checkin_id_seq') FROM generate_series(1, %s)",
+                        [n])
+            ids = [r[0] for r in cur.fetchall()]
+        for lo in range(0, n, 5000):
+            CheckIn.objects.bulk_create([CheckIn(
+                id=ids[i], district_id=world.a.district.pk,
+                occurred_at=session.starts_at + dt.timedelta(seconds=i % 3600), kind="in",
+                method="face", session_id=session.pk,
+                training_class_id=world.a.approved_class.pk,
+                institution_id=world.a.institution.pk, enrolment_id=1,
+                trainee_id=world.a.trainees[i % 3].pk, device_id="d1", source_client_id=1,
+                external_id=f"o{i:09d}", received_at=now) for i in range(lo, min(n, lo + 5000))])
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=5_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 records")
+    parser.add_argument("--batch-lines", type=int, default=1_500_000)
+    parser.add_argument("--small-batch", type=int, default=500_000)
+    parser.add_argument("--orm", type=int, default=200_000, help="rows for the ORM path")
+    parser.add_argument("--profile", action="store_true", help="cProfile one chunk")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args(argv)
+    n = 100_000 if args.quick else args.records
+    small = min(args.small_batch, max(1, n // 5))
+    sizes, left = [small], n - small
+    while left > 0:
+        sizes.append(min(args.batch_lines, left))
+        left -= sizes[-1]
+    orm_n = min(args.orm, n)
+
+    cleanup, where = _fresh_database(args.keep)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skillguard.settings")
+    import logging
+
+    import django
+
+    django.setup()
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from skillguard.core.testing import build_world
+    from skillguard.ingest import batches
+    from skillguard.ingest.tests.batch_helpers import make_client
+    from skillguard.registry.seed import ensure_districts
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        ensure_districts()
+        world = build_world()
+        client = make_client(world)
+        print(f"ingest benchmark — {n:,} check-ins in {len(sizes)} batches {sizes}, {where}")
+        t0 = time.perf_counter()
+        path = tmp / "checkins.jsonl"
+        write_records(path, n, world)
+        print(f"  generated {path.stat().st_size / 2**20:,.0f} MiB of JSON Lines in "
+              f"{time.perf_counter() - t0:.1f} s (not counted)")
+        t0 = time.perf_counter()
+        todo = make_batches(client, path, sizes)
+        print(f"  stored {len(todo)} submissions in {time.perf_counter() - t0:.1f} s "
+              "(not counted)")
+
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            real = batches._commit_chunk
+            state = {"n": 0}
+
+            def profiled(*a):
+                state["n"] += 1
+                if state["n"] == 2:
+                    profiler.enable()
+                    try:
+                        return real(*a)
+                    finally:
+                        profiler.disable()
+                return real(*a)
+            batches._commit_chunk = profiled
+
+        # (a) end to end through the worker's function
+        per_batch = []
+        total_s = 0.0
+        for batch in todo:
+            rss = []
+            t0 = time.perf_counter()
+            batches.run_batch(batch.pk, on_chunk=lambda b, k, rss=rss: rss.append(_rss_mib()))
+            secs = time.perf_counter() - t0
+            total_s += secs
+            batch.refresh_from_db()
+            assert batch.status == "done", batch.error
+            assert batch.accepted == batch.total, (batch.accepted, batch.rejected, batch.total)
+            per_batch.append({"lines": batch.total, "seconds": secs,
+                              "rss_max_mib": max(rss), "rss_first_mib": rss[0]})
+            print(f"  (a) batch of {batch.total:>9,} lines: {secs:7.1f} s = "
+                  f"{batch.total / secs:>9,.0f} records/s; RSS first chunk {rss[0]:.0f} MiB, "
+                  f"max {max(rss):.0f} MiB")
+        if args.profile:
+            batches._commit_chunk = real
+            print("  cProfile of one chunk (top 20 by cumulative time):")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(20)
+        a_rate = n / total_s
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM attendance_checkin")
+            rows = cur.fetchone()[0]
+        assert rows == n, (rows, n)
+        print(f"  (a) end to end: {n:,} records in {total_s:.1f} s = {a_rate:,.0f} records/s")
+
+        # (b) raw binary COPY
+        b_s = raw_copy(n, world)
+        b_rate = n / b_s
+        print(f"  (b) raw binary COPY into attendance_checkin: {b_s:.1f} s = {b_rate:,.0f} rows/s")
+        # (c) ORM
+        c_s = orm_bulk(orm_n, world)
+        c_rate = orm_n / c_s
+        print(f"  (c) ORM bulk_create of {orm_n:,}: {c_s:.1f} s = {c_rate:,.0f} rows/s")
+        print(f"  ratio (a)/(b) = {a_rate / b_rate:.3f} (target ≥ 0.5); "
+              f"(a)/(c) = {a_rate / c_rate:.2f}")
+        small_b, big_b = per_batch[0], max(per_batch, key=lambda p: p["lines"])
+        print(f"  memory: RSS max {small_b['rss_max_mib']:.0f} MiB at {small_b['lines']:,} "
+              f"lines, {big_b['rss_max_mib']:.0f} MiB at {big_b['lines']:,} lines; "
+              f"process peak {_peak_rss_mib():.0f} MiB (includes storing the submissions)")
+        result = {"bench": "ingest", "records": n, "seconds": total_s,
+                  "records_per_s": a_rate, "raw_copy_rows_per_s": b_rate,
+                  "orm_rows_per_s": c_rate, "ratio_copy": a_rate / b_rate,
+                  "ratio_orm": a_rate / c_rate, "batches": per_batch,
+                  "peak_rss_mib": _peak_rss_mib()}
+        print("RESULT " + json.dumps(result))
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,605 @@
+"""The record pipeline: validate → deduplicate → write → quarantine → audit, for one chunk.
+
+``ingest_records`` is called by the synchronous API (one request = one chunk) and by the
+batch worker (one chunk of a large upload at a time), always inside the caller's
+transaction; it opens a savepoint of its own, so an exception leaves nothing half-written.
+
+Idempotency: every record is identified by (client, record type, external id) in
+``RecordIdentity``. Sending the same payload again is answered "unchanged" and writes
+nothing; a different payload is "updated": version + 1, the earlier payload kept in
+``RecordVersion``, the old fact row marked superseded (check-ins) or replaced.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from skillguard.audit.models import AuditAction
+from skillguard.audit.services import _event
+from skillguard.core.validators import mask_id_number, mask_phone
+from skillguard.core.errors import BusinessRuleError
+from skillguard.core.partitions import ensure_monthly_partitions
+from skillguard.ingest.models import (
+    QuarantinedRecord,
+    QuarantineStatus,
+    RecordIdentity,
+    RecordVersion,
+    Submission,
+)
+from skillguard.ingest.records import FACT_TYPES
+from skillguard.ingest.validation import (
+    NormalisedRecord,
+    target_of,
+    target_pk,
+    validate_records,
+)
+
+ACCEPTED, UNCHANGED, UPDATED, REJECTED = "accepted", "unchanged", "updated", "rejected"
+
+
+@dataclass
+class RecordResult:
+    index: int
+    external_id: str
+    status: str  # accepted | unchanged | updated | rejected
+    problems: list[dict] = field(default_factory=list)
+    version: int | None = None
+
+
+@dataclass
+class Outcome:
+    accepted: int  # new and updated records
+    unchanged: int
+    rejected: int
+    results: list[RecordResult]
+
+    @property
+    def updated(self) -> int:
+        return sum(1 for r in self.results if r.status == UPDATED)
+
+
+def ingest_records(client, submission, record_type: str, raws: list[dict], *,
+                   first_line: int = 1, batch=None) -> Outcome:
+    """Ingest one chunk of records of one type sent by ``client`` in ``submission``.
+
+    ``submission`` is a SubmissionRef (id, received_at, district_id). Runs inside the
+    caller's transaction (a savepoint of its own); returns one result per raw record, in
+    order."""
+    with transaction.atomic():
+        return _Run(client, submission, record_type, raws, first_line, batch).run()
+
+
+class _Run:
+    def __init__(self, client, submission, record_type, raws, first_line, batch):
+        self.client, self.sub, self.type = client, submission, record_type
+        self.raws, self.first_line, self.batch = raws, first_line, batch
+        self.results: dict[int, RecordResult] = {}
+        self.rejected: dict[int, list] = {}
+
+    # ------------------------------------------------------------------ orchestration
+
+    def run(self) -> Outcome:
+        valid, problems = validate_records(self.client, self.type, self.raws, self.first_line)
+        for index, ps in problems:
+            self.rejected[index] = ps
+        existing = {ri.external_id: ri for ri in RecordIdentity.objects.select_for_update()
+                    .filter(client=self.client, record_type=self.type,
+                            external_id__in=[r.external_id for r in valid])}
+        new, changed = [], []
+        for rec in valid:
+            identity = existing.get(rec.external_id)
+            if identity is None:
+                new.append(rec)
+            elif identity.payload_sha256 == rec.sha256:
+                self._result(rec, UNCHANGED, identity.version)
+            else:
+                changed.append((rec, identity))
+        new = self._claim_identities(new)
+        writer = WRITERS.get(self.type, lambda run, n, c: ({}, {}))
+        done_new, done_changed = writer(self, new, changed)
+        self._finish_new(new, done_new)
+        self._finish_changed(changed, done_changed)
+        self._distribute([r for r in new if r.index in done_new]
+                         + [r for r, _i in changed if r.index in done_changed])
+        self._quarantine()
+        self._resolve_quarantine(valid)
+        self._audit()
+        ordered = [self.results[i] for i in sorted(self.results)]
+        return Outcome(
+            accepted=sum(1 for r in ordered if r.status in (ACCEPTED, UPDATED)),
+            unchanged=sum(1 for r in ordered if r.status == UNCHANGED),
+            rejected=sum(1 for r in ordered if r.status == REJECTED), results=ordered)
+
+    def _distribute(self, written: list[NormalisedRecord]) -> None:
+        """Hand what was written to the distribution rules (汇集分发), same transaction.
+        Personal data leaves only masked: subscribers match people by the platform's ids."""
+        from skillguard.distribution.services import FeedItem, publish
+
+        items = []
+        for rec in written:
+            payload = {k: (mask_id_number(v) if k.endswith("id_number") and isinstance(v, str)
+                           else mask_phone(v) if k == "phone" and isinstance(v, str) else v)
+                       for k, v in rec.payload.items()}
+            payload["platform_refs"] = {k: v for k, v in rec.refs.items()
+                                        if k.endswith("_id") and isinstance(v, int)}
+            items.append(FeedItem(
+                external_key=f"{self.client.pk}:{rec.external_id}",
+                district_ids={"venue_district": rec.district_id or None,
+                              "residence_district": rec.refs.get("residence_district_id"),
+                              "institution_district": rec.district_id or None},
+                institution_id=rec.institution_id, payload=payload,
+                version=self.results[rec.index].version or 1))
+        publish(self.type, items)
+
+    def _result(self, rec: NormalisedRecord, status: str, version=None) -> None:
+        self.results[rec.index] = RecordResult(rec.index, rec.external_id, status,
+                                               version=version)
+
+    def reject(self, rec: NormalisedRecord, exc: BusinessRuleError) -> None:
+        for p in exc.problems:
+            p.record = rec.label
+        self.rejected[rec.index] = list(exc.problems)
+
+    # ------------------------------------------------------------------ identities
+
+    def _claim_identities(self, new: list[NormalisedRecord]) -> list[NormalisedRecord]:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING: the records this run owns. A record
+        another transaction inserted meanwhile is answered unchanged (it was received)."""
+        if not new:
+            return []
+        now = timezone.now()
+        claimed: dict[str, int] = {}
+        cols = ("client_id, record_type, external_id, version, payload_sha256, target, "
+                "district_id, institution_id, first_submission_id, last_submission_id, "
+                "created_at, updated_at")
+        for start in range(0, len(new), 2000):
+            part = new[start:start + 2000]
+            params = []
+            for rec in part:
+                params += [self.client.pk, self.type, rec.external_id, 1, rec.sha256, "",
+                           rec.district_id or 0, rec.institution_id, self.sub.id, self.sub.id,
+                           now, now]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(part))
+            with connection.cursor() as cur:
+                cur.execute(f"INSERT INTO ingest_recordidentity ({cols}) VALUES {values} "
+                            "ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
+                            "RETURNING external_id, id", params)
+                claimed.update(dict(cur.fetchall()))
+        owned = []
+        for rec in new:
+            if rec.external_id in claimed:
+                rec.refs["identity_id"] = claimed[rec.external_id]
+                owned.append(rec)
+            else:
+                self._result(rec, UNCHANGED, None)
+        return owned
+
+    def _finish_new(self, new, done: dict[int, str]) -> None:
+        failed = [rec.refs["identity_id"] for rec in new if rec.index not in done]
+        if failed:
+            RecordIdentity.objects.filter(pk__in=failed).delete()
+        ids, targets = [], []
+        for rec in new:
+            if rec.index in done:
+                ids.append(rec.refs["identity_id"])
+                targets.append(done[rec.index])
+                self._result(rec, ACCEPTED, 1)
+        if ids:
+            # One UPDATE … FROM unnest: bulk_update's CASE chains cost seconds per chunk.
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"UPDATE {RecordIdentity._meta.db_table} AS r SET target = v.target "
+                    "FROM unnest(%s::bigint[], %s::text[]) AS v(id, target) WHERE r.id = v.id",
+                    [ids, targets])
+
+    def _finish_changed(self, changed, done: dict[int, str]) -> None:
+        ok = [(rec, identity) for rec, identity in changed if rec.index in done]
+        if not ok:
+            return
+        previous = self._previous_payloads([identity for _, identity in ok])
+        versions = []
+        for rec, identity in ok:
+            versions.append(RecordVersion(
+                identity=identity, version=identity.version,
+                payload=previous.get(identity.external_id)
+                or {"unavailable": True, "payload_sha256": identity.payload_sha256},
+                submission_id=identity.last_submission_id))
+            identity.version += 1
+            identity.payload_sha256 = rec.sha256
+            identity.target = done[rec.index]
+            identity.last_submission_id = self.sub.id
+            identity.updated_at = timezone.now()
+            self._result(rec, UPDATED, identity.version)
+        RecordVersion.objects.bulk_create(versions, batch_size=2000)
+        RecordIdentity.objects.bulk_update(
+            [i for _, i in ok], ["version", "payload_sha256", "target", "last_submission_id",
+                                 "updated_at"], batch_size=2000)
+
+    def _previous_payloads(self, identities) -> dict[str, dict]:
+        """The payloads being replaced, read back from the signed bytes they came in
+        (JSON {"records": [...]} or JSON lines): nothing is stored twice."""
+        wanted = {i.external_id for i in identities}
+        subs = {i.last_submission_id for i in identities}
+        found: dict[str, dict] = {}
+        for body in Submission.objects.filter(id__in=subs).values_list("body", flat=True):
+            for rec in _records_in(bytes(body)):
+                ext = rec.get("external_id") if isinstance(rec, dict) else None
+                if ext in wanted and ext not in found:
+                    found[ext] = rec
+        return found
+
+    # ------------------------------------------------------------------ quarantine
+
+    def _quarantine(self) -> None:
+        if not self.rejected:
+            return
+        entries = []
+        for index, problems in sorted(self.rejected.items()):
+            raw = self.raws[index]
+            ext = raw.get("external_id") if isinstance(raw, dict) else ""
+            ext = ext.strip()[:64] if isinstance(ext, str) else ""
+            dicts = [p.as_dict() for p in problems]
+            self.results[index] = RecordResult(index, ext, REJECTED, dicts)
+            entries.append((index, ext, raw if isinstance(raw, dict) else {"value": raw}, dicts))
+        # One open entry per (client, type, external id): a re-sent bad record refreshes it.
+        open_ = {}
+        for q in QuarantinedRecord.objects.select_for_update().filter(
+                client=self.client, record_type=self.type, status=QuarantineStatus.OPEN,
+                external_id__in={e for _, e, _, _ in entries if e}):
+            open_.setdefault(q.external_id, q)
+        create, update = [], []
+        for index, ext, payload, dicts in entries:
+            q = open_.get(ext) if ext else None
+            if q is not None:
+                q.payload, q.problems, q.submission_id = payload, dicts, self.sub.id
+                q.line_number, q.batch = self.first_line + index, self.batch
+                update.append(q)
+            else:
+                create.append(QuarantinedRecord(
+                    client=self.client, district_id=self.client.district_key,
+                    institution_id=self.client.institution_id, record_type=self.type,
+                    external_id=ext, submission_id=self.sub.id, batch=self.batch,
+                    line_number=self.first_line + index, payload=payload, problems=dicts))
+        QuarantinedRecord.objects.bulk_create(create, batch_size=2000)
+        QuarantinedRecord.objects.bulk_update(
+            update, ["payload", "problems", "submission_id", "line_number", "batch"],
+            batch_size=2000)
+
+    def _resolve_quarantine(self, valid) -> None:
+        ok = [r.external_id for r in valid if self.results.get(r.index)
+              and self.results[r.index].status != REJECTED]
+        if ok:
+            QuarantinedRecord.objects.filter(
+                client=self.client, record_type=self.type, status=QuarantineStatus.OPEN,
+                external_id__in=ok).update(status=QuarantineStatus.RESUBMITTED,
+                                           resolved_at=timezone.now(),
+                                           resolved_by_submission_id=self.sub.id)
+
+    def _audit(self) -> None:
+        counts = {s: sum(1 for r in self.results.values() if r.status == s)
+                  for s in (ACCEPTED, UPDATED, UNCHANGED, REJECTED)}
+        event = _event(self.client.user, AuditAction.IMPORT, object_type="ingest.submission",
+                       object_id=str(self.sub.id),
+                       object_repr=f"{self.type} ×{len(self.raws)}",
+                       changes={k: [None, v] for k, v in counts.items()},
+                       comment=f"lines {self.first_line}–{self.first_line + len(self.raws) - 1}")
+        event.district_id = self.client.district_key or None
+        event.institution_id = self.client.institution_id
+        event.save()
+
+
+def _records_in(body: bytes) -> list:
+    text = body.decode("utf-8", "replace")
+    try:
+        doc = json.loads(text)
+        if isinstance(doc, dict):
+            return doc.get("records") or []
+        return doc if isinstance(doc, list) else []
+    except ValueError:
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+# --------------------------------------------------------------------------- writers
+# Each writer gets (run, new records, [(changed record, identity)]) and returns
+# ({index: target} of new records written, {index: target} of changed records written).
+
+
+def _local_months(times):
+    days = [timezone.localtime(t).date() for t in times]
+    return min(days), max(days)
+
+
+def _next_ids(table: str, n: int) -> list[int]:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT nextval('{table}_id_seq') FROM generate_series(1, %s)", [n])
+        return [r[0] for r in cur.fetchall()]
+
+
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    connection.ensure_connection()
+    with connection.connection.cursor() as cur, \
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+CHECKIN_COLUMNS = ("id", "district_id", "occurred_at", "kind", "method", "session_id",
+                   "training_class_id", "institution_id", "enrolment_id", "trainee_id",
+                   "device_id", "latitude", "longitude", "ip", "source_client_id",
+                   "external_id", "submission_id", "received_at", "version", "superseded")
+
+
+def write_checkins(run: _Run, new, changed):
+    table = FACT_TYPES["checkin"]
+    items = [(rec, 1) for rec in new] + [(rec, identity.version + 1)
+                                         for rec, identity in changed]
+    if not items:
+        return {}, {}
+    if changed:
+        with connection.cursor() as cur:
+            cur.execute(f"UPDATE {table} SET superseded = true WHERE source_client_id = %s "
+                        "AND external_id = ANY(%s) AND NOT superseded",
+                        [run.client.pk, [rec.external_id for rec, _ in changed]])
+    first, last = _local_months([rec.data.occurred_at for rec, _ in items])
+    ensure_monthly_partitions(table, first, last)
+    ids = _next_ids(table, len(items))
+    rows, targets = [], {}
+    for (rec, version), pk in zip(items, ids):
+        d = rec.data
+        rows.append((pk, rec.district_id, d.occurred_at, d.kind, d.method, rec.refs["session_id"],
+                     rec.refs["class_id"], rec.institution_id, rec.refs["enrolment_id"],
+                     rec.refs["trainee_id"], d.device_id, d.latitude, d.longitude,
+                     str(d.ip) if d.ip else None, run.client.pk, rec.external_id, run.sub.id,
+                     run.sub.received_at, version, False))
+        targets[rec.index] = f"{table}:{pk}"
+    _copy(table, CHECKIN_COLUMNS, rows)
+    return ({rec.index: targets[rec.index] for rec in new},
+            {rec.index: targets[rec.index] for rec, _ in changed})
+
+
+EVENT_COLUMNS = ("id", "district_id", "occurred_at", "learning_session_id", "institution_id",
+                 "trainee_id", "kind", "position_s", "value", "source_client_id", "external_id",
+                 "submission_id", "received_at")
+
+
+def write_learning_events(run: _Run, new, changed):
+    """Learning events have no superseded flag: a changed event replaces its row (the
+    earlier payload stays in RecordVersion)."""
+    table = FACT_TYPES["learning_event"]
+    items = list(new) + [rec for rec, _ in changed]
+    if not items:
+        return {}, {}
+    if changed:
+        with connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {table} WHERE source_client_id = %s "
+                        "AND external_id = ANY(%s)",
+                        [run.client.pk, [rec.external_id for rec, _ in changed]])
+    first, last = _local_months([rec.data.occurred_at for rec in items])
+    ensure_monthly_partitions(table, first, last)
+    ids = _next_ids(table, len(items))
+    rows, targets = [], {}
+    for rec, pk in zip(items, ids):
+        d = rec.data
+        rows.append((pk, rec.district_id, d.occurred_at, rec.refs["learning_session_id"],
+                     rec.institution_id, rec.refs["trainee_id"], d.kind, d.position_s, d.value,
+                     run.client.pk, rec.external_id, run.sub.id, run.sub.received_at))
+        targets[rec.index] = f"{table}:{pk}"
+    _copy(table, EVENT_COLUMNS, rows)
+    return ({rec.index: targets[rec.index] for rec in new},
+            {rec.index: targets[rec.index] for rec, _ in changed})
+
+
+def _per_record(run: _Run, new, changed, create, update):
+    """Registry records go through registry.services, one savepoint per record: a record
+    the service refuses is quarantined with the service's problems, the rest stand."""
+    done_new, done_changed = {}, {}
+    for rec in new:
+        try:
+            with transaction.atomic():
+                done_new[rec.index] = create(run, rec)
+        except BusinessRuleError as exc:
+            run.reject(rec, exc)
+    for rec, identity in changed:
+        try:
+            with transaction.atomic():
+                done_changed[rec.index] = update(run, rec, target_pk(identity.target))
+        except BusinessRuleError as exc:
+            run.reject(rec, exc)
+    return done_new, done_changed
+
+
+def _registry(create, update):
+    return lambda run, new, changed: _per_record(run, new, changed, create, update)
+
+
+def _trainee_create(run, rec):
+    from skillguard.registry import services
+    from skillguard.registry.models import District, Trainee
+
+    d = rec.data
+    district = District.objects.get(pk=rec.refs["residence_district_id"]) \
+        if rec.refs.get("residence_district_id") else None
+    trainee, _created = services.register_trainee(
+        run.client.user, name=d.name, id_number=d.id_number, category=d.category, phone=d.phone,
+        residence_district=district, institution=run.client.institution, record=rec.label)
+    return target_of(Trainee, trainee.pk)
+
+
+def _trainee_update(run, rec, pk):
+    from skillguard.registry import services
+    from skillguard.registry.models import Trainee
+
+    trainee = Trainee.objects.get(pk=pk)
+    if trainee.name != rec.data.name:
+        from django.utils.translation import gettext_lazy as _
+
+        from skillguard.core.errors import Problem
+        raise BusinessRuleError([Problem("name", "name_mismatch", _(
+            "does not match the name registered for this ID number"), "name")])
+    services.update_trainee(run.client.user, trainee, phone=rec.data.phone,
+                            category=rec.data.category,
+                            residence_district_id=rec.refs.get("residence_district_id"))
+    return target_of(Trainee, pk)
+
+
+def _teacher_create(run, rec):
+    from skillguard.registry import services
+    from skillguard.registry.models import Teacher
+
+    d = rec.data
+    quals = [{"occupation_id": rec.refs["occupations"][q.occupation_code], "level": q.level,
+              "certificate_number": q.certificate_number, "valid_until": q.valid_until}
+             for q in d.qualifications]
+    teacher = services.register_teacher(run.client.user, run.client.institution, name=d.name,
+                                        id_number=d.id_number, phone=d.phone,
+                                        qualifications=quals, record=rec.label)
+    return target_of(Teacher, teacher.pk)
+
+
+def _teacher_update(run, rec, pk):
+    from skillguard.registry import services
+    from skillguard.registry.models import Teacher
+
+    services.update_teacher(run.client.user, Teacher.objects.get(pk=pk), name=rec.data.name,
+                            phone=rec.data.phone)
+    return target_of(Teacher, pk)
+
+
+def _class_fields(rec):
+    from skillguard.registry.models import Course, Teacher, Venue
+
+    d = rec.data
+    return {"name": d.name, "course": Course.objects.get(pk=rec.refs["course_id"]),
+                "venue": Venue.objects.get(pk=rec.refs["venue_id"]) if rec.refs["venue_id"] else None,
+                "mode": d.mode, "start_date": d.start_date, "end_date": d.end_date,
+                "planned_hours": d.planned_hours, "capacity": d.capacity,
+                "teachers": list(Teacher.objects.filter(pk__in=rec.refs["teacher_ids"]))}
+
+
+def _class_create(run, rec):
+    from skillguard.registry import services
+    from skillguard.registry.models import TrainingClass
+
+    cls = services.create_class(run.client.user, run.client.institution, **_class_fields(rec))
+    return target_of(TrainingClass, cls.pk)
+
+
+def _class_update(run, rec, pk):
+    from skillguard.registry import services
+    from skillguard.registry.models import TrainingClass
+
+    services.update_class(run.client.user, TrainingClass.objects.get(pk=pk), **_class_fields(rec))
+    return target_of(TrainingClass, pk)
+
+
+def _roster_create(run, rec):
+    from skillguard.registry import services
+    from skillguard.registry.models import Enrolment, Trainee, TrainingClass
+
+    cls = TrainingClass.objects.get(pk=rec.refs["class_id"])
+    trainee = Trainee.objects.get(pk=rec.refs["trainee_id"])
+    existing = Enrolment.objects.filter(training_class=cls, trainee=trainee).first()
+    if existing:  # enrolled by other means: the record is received, nothing to write
+        return target_of(Enrolment, existing.pk)
+    enrolment = services.enrol_trainee(run.client.user, cls, trainee, record=rec.label)
+    return target_of(Enrolment, enrolment.pk)
+
+
+def _roster_update(run, rec, pk):
+    from skillguard.registry.models import Enrolment
+
+    enrolment = Enrolment.objects.filter(pk=pk).first()
+    if enrolment and (enrolment.training_class_id, enrolment.trainee_id) == (
+            rec.refs["class_id"], rec.refs["trainee_id"]):
+        return target_of(Enrolment, pk)
+    return _roster_create(run, rec)  # now names another class or trainee
+
+
+def _session_fields(rec):
+    from skillguard.registry.models import Room, Teacher
+
+    d = rec.data
+    return {"starts_at": d.starts_at, "ends_at": d.ends_at,
+                "teacher": Teacher.objects.get(pk=rec.refs["teacher_id"]),
+                "room": Room.objects.get(pk=rec.refs["room_id"]) if rec.refs.get("room_id") else None,
+                "topic": d.topic}
+
+
+def _session_create(run, rec):
+    from skillguard.registry import services
+    from skillguard.registry.models import Session, TrainingClass
+
+    cls = TrainingClass.objects.get(pk=rec.refs["class_id"])
+    session = services.add_session(run.client.user, cls, sequence=rec.data.sequence,
+                                   record=rec.label, **_session_fields(rec))
+    return target_of(Session, session.pk)
+
+
+def _session_update(run, rec, pk):
+    from skillguard.registry import services
+    from skillguard.registry.models import Session
+
+    services.update_session(run.client.user, Session.objects.get(pk=pk), **_session_fields(rec))
+    return target_of(Session, pk)
+
+
+def _learning_session_values(run, rec) -> dict:
+    d = rec.data
+    return {"district_id": rec.district_id, "institution_id": rec.institution_id,
+                "enrolment_id": rec.refs["enrolment_id"], "trainee_id": rec.refs["trainee_id"],
+                "course_unit": d.course_unit, "started_at": d.started_at, "ended_at": d.ended_at,
+                "device_id": d.device_id, "ip": str(d.ip) if d.ip else None,
+                "source_client_id": run.client.pk, "external_id": rec.external_id}
+
+
+def _assessment_values(run, rec) -> dict:
+    d = rec.data
+    return {"district_id": rec.district_id, "institution_id": rec.institution_id,
+                "enrolment_id": rec.refs["enrolment_id"], "trainee_id": rec.refs["trainee_id"],
+                "name": d.name, "taken_at": d.taken_at, "score": d.score, "max_score": d.max_score,
+                "passed": d.passed, "source_client_id": run.client.pk, "external_id": rec.external_id}
+
+
+def _bulk_model(model_path: str, values):
+    """Online learning sessions and assessments: plain tables, written with bulk_create /
+    bulk_update (their volume is per sitting, not per heartbeat)."""
+    def write(run, new, changed):
+        from django.apps import apps
+
+        model = apps.get_model(model_path)
+        objs = [model(**values(run, rec)) for rec in new]
+        model.objects.bulk_create(objs, batch_size=2000)
+        done_new = {rec.index: target_of(model, o.pk) for rec, o in zip(new, objs)}
+        updates = []
+        for rec, identity in changed:
+            obj = model(pk=target_pk(identity.target), **values(run, rec))
+            updates.append(obj)
+        fields = [f for f in values(run, changed[0][0])] if changed else []
+        if updates:
+            model.objects.bulk_update(updates, fields, batch_size=2000)
+        return done_new, {rec.index: identity.target for rec, identity in changed}
+    return write
+
+
+WRITERS = {
+    "checkin": write_checkins,
+    "learning_event": write_learning_events,
+    "trainee": _registry(_trainee_create, _trainee_update),
+    "teacher": _registry(_teacher_create, _teacher_update),
+    "class": _registry(_class_create, _class_update),
+    "roster": _registry(_roster_create, _roster_update),
+    "session": _registry(_session_create, _session_update),
+    "learning_session": _bulk_model("learning.LearningSession", _learning_session_values),
+    "assessment": _bulk_model("learning.Assessment", _assessment_values),
+}

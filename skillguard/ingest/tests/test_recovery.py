@@ -1,0 +1,149 @@
+"""Crash recovery of batches: a crash mid-batch leaves whole chunks only; the batch resumes
+with exact counts, no duplicates, and resending changes nothing."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from skillguard.ingest import batches
+from skillguard.ingest.models import BatchStatus, IngestBatch, QuarantinedRecord
+from skillguard.ingest.tests.batch_helpers import (
+    VERIFIED,
+    checkin_counts,
+    checkin_records,
+    jsonl,
+    make_client,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _assert_exact(client, batch, accepted, rejected):
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE
+    assert (batch.accepted, batch.rejected, batch.unchanged) == (accepted, rejected, 0)
+    assert batch.accepted + batch.rejected + batch.unchanged == batch.total == batch.processed
+    assert checkin_counts(client) == (accepted, accepted)  # rows == accepted, no duplicates
+    assert QuarantinedRecord.objects.filter(batch=batch).count() == rejected
+    assert QuarantinedRecord.objects.filter(batch=batch).values("line_number").distinct() \
+        .count() == rejected
+
+
+def _resend_changes_nothing(client, body, accepted, rejected):
+    again, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/again", enqueue=False)
+    batches.run_batch(again.pk)
+    again.refresh_from_db()
+    assert (again.accepted, again.unchanged, again.rejected) == (0, accepted, rejected)
+    assert checkin_counts(client) == (accepted, accepted)
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_crash_inside_chunk_then_resume(world):
+    client = make_client(world)
+    body = jsonl(checkin_records(world, 50, bad_every=7))
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/t", enqueue=False)
+    real = batches._commit_chunk
+
+    def crash_in_third(pipeline, client_, ref, batch_, chunk):
+        if chunk[0][0] == 21:  # chunk 3: write its records, then die before the commit
+            with pytest.raises(Crash), batches.transaction.atomic():
+                pipeline.ingest_records(client_, ref, "checkin", [r for _, r in chunk],
+                                        first_line=chunk[0][0], batch=batch_)
+                raise Crash
+            raise Crash
+        return real(pipeline, client_, ref, batch_, chunk)
+
+    batches._commit_chunk = crash_in_third
+    try:
+        with pytest.raises(Crash):
+            batches.run_batch(batch.pk, chunk_lines=10)
+    finally:
+        batches._commit_chunk = real
+    batch.refresh_from_db()
+    assert (batch.status, batch.cursor, batch.processed) == (BatchStatus.PROCESSING, 20, 20)
+    assert checkin_counts(client)[0] == batch.accepted  # whole chunks only
+    assert batches.stale_batches() == [batch.pk]  # no worker holds it: the sweep requeues
+    assert batches.run_batch(batch.pk, chunk_lines=10) == "done"
+    _assert_exact(client, batch, 43, 7)
+    _resend_changes_nothing(client, body, 43, 7)
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    host = s["HOST"] or "localhost"
+    auth = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    host_part = quote(host, safe="") if host.startswith("/") else host
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgresql://{auth}@{host_part}{port}/{s['NAME']}"
+
+
+def _worker(env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "skillguard.cli", "worker"], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def _wait(predicate, seconds: float, what: str, proc=None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"worker exited ({proc.returncode}) before {what}: "
+                        f"{proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_the_real_worker_mid_batch(world):
+    client = make_client(world)
+    body = jsonl(checkin_records(world, 3000, bad_every=11))
+    rejected = 3000 // 11
+    accepted = 3000 - rejected
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/t")  # enqueued, committed
+    env = {**os.environ, "DATABASE_URL": _database_url(),
+           "SKILLGUARD_BATCH_CHUNK_LINES": "50", "PYTHONPATH": str(ROOT)}
+    worker = _worker(env)
+    try:
+        def midway():
+            b = IngestBatch.objects.get(pk=batch.pk)
+            return 0 < b.cursor and b.processed < b.total // 2
+        _wait(midway, 120, "the first chunks", worker)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PROCESSING and 0 < batch.processed < batch.total
+    assert batch.processed == batch.cursor  # no blank lines: cursor counts records
+    assert checkin_counts(client) == (batch.accepted, batch.accepted)  # whole chunks only
+    # The killed worker's connection is gone, and its lock with it: the sweep re-enqueues.
+    _wait(lambda: batches.requeue_stale() == 1, 30, "the lock to be released")
+    worker = _worker({**env, "PROCRASTINATE_WORKER_WAIT": "0"})
+    try:
+        _wait(lambda: IngestBatch.objects.get(pk=batch.pk).status == BatchStatus.DONE, 300,
+              "the resumed batch", None)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+    _assert_exact(client, batch, accepted, rejected)
+    _resend_changes_nothing(client, body, accepted, rejected)
