@@ -5,7 +5,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -13,7 +12,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from skillguard.core.errors import BusinessRuleError
 from skillguard.core.scoping import can
 from skillguard.distribution import forms, queries, services
 from skillguard.distribution.models import (
@@ -24,7 +22,10 @@ from skillguard.distribution.models import (
 )
 from skillguard.distribution.quality import THRESHOLD
 from skillguard.registry.tables import Column, Table
-from skillguard.registry.views import _list_page, _require, _wants_fragment
+from skillguard.core.pages import form_page
+from skillguard.core.pages import list_page as _list_page
+from skillguard.core.pages import require as _require
+from skillguard.core.pages import wants_fragment as _wants_fragment
 
 
 class RuleTable(Table):
@@ -58,19 +59,9 @@ class DeliveryTable(Table):
 
 
 def _form_page(request, form, *, title, save, subtitle=""):
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                obj = save(form.cleaned_data)
-        except BusinessRuleError as err:
-            form.add_problems(err)
-        else:
-            messages.success(request, gettext("Saved: %(record)s") % {"record": obj})
-            return redirect("distribution:rule_list")
-    return render(request, "registry/form.html", {
-        "form": form, "title": title, "subtitle": subtitle,
-        "cancel_url": reverse("distribution:rule_list")},
-        status=400 if form.is_bound and form.errors else 200)
+    rules = reverse("distribution:rule_list")
+    return form_page(request, form, title=title, save=save, subtitle=subtitle,
+                     success=lambda obj: rules, cancel_url=rules)
 
 
 @login_required

@@ -443,12 +443,18 @@ def check_checkin(ck: Checker, recs) -> None:
                 _("lies outside the session window %(start)s – %(end)s (± 30 minutes)"),
                 start=timezone.localtime(s["starts_at"]).strftime("%Y-%m-%d %H:%M"),
                 end=timezone.localtime(s["ends_at"]).strftime("%H:%M")))
-        if r.index in pairs:
-            enrolment = enrolments.get(pairs[r.index])
-            if enrolment is None:
-                ck.add(r, "trainee_id_number", "not_enrolled",
-                       _("the trainee is not enrolled in this class"))
-            r.refs.update(trainee_id=trainees[r.index]["pk"], enrolment_id=enrolment)
+        _link_enrolment(ck, r, pairs, enrolments, trainees)
+
+
+def _link_enrolment(ck: Checker, r, pairs, enrolments, trainees) -> None:
+    """The trainee's enrolment in the record's class, or a not_enrolled problem."""
+    if r.index not in pairs:
+        return
+    enrolment = enrolments.get(pairs[r.index])
+    if enrolment is None:
+        ck.add(r, "trainee_id_number", "not_enrolled",
+               _("the trainee is not enrolled in this class"))
+    r.refs.update(trainee_id=trainees[r.index]["pk"], enrolment_id=enrolment)
 
 
 def _class_trainee_enrolment(ck: Checker, recs) -> None:
@@ -461,12 +467,7 @@ def _class_trainee_enrolment(ck: Checker, recs) -> None:
         if cls:
             r.district_id, r.institution_id = cls["district_id"], cls["institution_id"]
             r.refs["class_id"] = cls["pk"]
-        if r.index in pairs:
-            enrolment = enrolments.get(pairs[r.index])
-            if enrolment is None:
-                ck.add(r, "trainee_id_number", "not_enrolled",
-                       _("the trainee is not enrolled in this class"))
-            r.refs.update(trainee_id=trainees[r.index]["pk"], enrolment_id=enrolment)
+        _link_enrolment(ck, r, pairs, enrolments, trainees)
 
 
 def check_learning_session(ck: Checker, recs) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +18,10 @@ from skillguard.accounts.roles import Role
 from skillguard.audit.models import AuditEvent
 from skillguard.audit.services import record_personal_read, reveal_personal_data
 from skillguard.core.errors import BusinessRuleError
-from skillguard.core.exports import csv_export
+from skillguard.core.pages import action as _action
+from skillguard.core.pages import form_page as _form_page
+from skillguard.core.pages import list_page as _list_page
+from skillguard.core.pages import require as _require
 from skillguard.core.scoping import can
 from skillguard.registry import forms, queries, services, tables
 from skillguard.registry.models import (
@@ -56,18 +57,6 @@ STEP_BUTTONS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _require(user, action: str, model) -> None:
-    """The role may not do this at all: 403 (object scope is checked by ``access_*``)."""
-    if not can(user, action, model):
-        raise PermissionDenied
-
-
-def _wants_fragment(request, target: str) -> bool:
-    return (request.headers.get("HX-Request") == "true"
-            and not request.headers.get("HX-History-Restore-Request")
-            and request.headers.get("HX-Target") == target)
-
-
 def _import_url(user, kind: str, model, **params) -> str | None:
     if not can(user, "import", model):
         return None
@@ -86,50 +75,6 @@ def _history_url(user, obj) -> str | None:
         return None
     return reverse("audit:event_list") + "?" + urlencode(
         {"object_type": obj._meta.label_lower, "object_id": obj.pk})
-
-
-def _action(label, url, tone="secondary"):
-    return {"label": label, "url": url, "tone": tone}
-
-
-def _list_page(request, *, title, table, filter_form=None, actions=(), intro=""):
-    model = table.queryset.model
-    may_export = bool(table.export_fields) and can(request.user, "export", model)
-    if request.GET.get("export") == "csv":
-        if not may_export:
-            raise PermissionDenied
-        return csv_export(request.user, table.queryset, table.export_fields,
-                          model._meta.model_name, filters=request.GET.urlencode())
-    if may_export:
-        query = request.GET.copy()
-        query.pop("page", None)
-        query["export"] = "csv"
-        actions = [*actions, _action(_("Export CSV"), "?" + query.urlencode())]
-    context = {"title": title, "table": table, "filter_form": filter_form,
-               "actions": [a for a in actions if a and a["url"]], "intro": intro}
-    template = ("registry/_results.html" if _wants_fragment(request, "results")
-                else "registry/list.html")
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])  # fragment and page must not share a cache
-    return response
-
-
-def _form_page(request, form, *, title, save, success, cancel_url, subtitle="",
-               context=None):
-    """GET: show the form. POST: parse, call ``save(cleaned_data)``; a refusal from the
-    service lands next to the fields it names and nothing is written."""
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                obj = save(form.cleaned_data)
-        except BusinessRuleError as err:
-            form.add_problems(err)
-        else:
-            messages.success(request, gettext("Saved: %(record)s") % {"record": obj})
-            return redirect(success(obj))
-    return render(request, "registry/form.html", {
-        "form": form, "title": title, "subtitle": subtitle, "cancel_url": cancel_url,
-        **(context or {})}, status=400 if form.is_bound and form.errors else 200)
 
 
 def _bound(request):
