@@ -61,10 +61,10 @@ def _ensure_database(socket_dir: str, user: str, name: str) -> None:
 def _start_with_pgserver(pgdata: Path) -> EmbeddedDatabase:
     import logging
 
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # before the import warns
     import pgserver
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # chatty at interpreter exit
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
     # cleanup_mode=None: the cluster outlives this process so that web, worker and CLI
     # share it; `skillguard db stop` (or the run command on exit) stops it cleanly.
