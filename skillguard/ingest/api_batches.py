@@ -12,8 +12,8 @@ from django.http import Http404
 from django.urls import reverse
 from ninja import Router, Schema, Status
 
-from skillguard.ingest import batches
-from skillguard.ingest.models import IngestBatch, QuarantinedRecord
+from skillguard.ingest import batches, queries
+from skillguard.ingest.models import IngestBatch
 from skillguard.trust.auth import SignedRequestAuth
 
 router = Router(tags=["batches 批量上传"])
@@ -75,7 +75,7 @@ def _status_url(batch_id) -> str:
 
 
 def _own_batch(request, batch_id) -> IngestBatch:
-    batch = IngestBatch.objects.filter(pk=batch_id, client=request.docking_client).first()
+    batch = queries.client_batch(request.docking_client, batch_id)
     if batch is None:
         raise Http404
     return batch
@@ -107,7 +107,7 @@ def batch_status(request, batch_id: uuid.UUID):
 def batch_problems(request, batch_id: uuid.UUID, page: int = 1, page_size: int = 100):
     batch = _own_batch(request, batch_id)
     page, page_size = max(page, 1), min(max(page_size, 1), 1000)
-    rows = QuarantinedRecord.objects.filter(batch=batch).order_by("line_number", "id")
+    rows = queries.batch_problems(batch)
     count = rows.count()
     start = (page - 1) * page_size
     items = [{"line": q.line_number, "external_id": q.external_id, "status": q.status,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from skillguard.core.scoping import access
 from skillguard.ingest.models import (
     DockingClient,
+    IngestBatch,
     QuarantinedRecord,
     QuarantineStatus,
     RecordIdentity,
@@ -22,6 +23,21 @@ def client_quarantine(client: DockingClient, record_type: str = ""):
 def client_submission(client: DockingClient, submission_id):
     """One of the client's own submissions; None for others' and for missing ones alike."""
     return Submission.objects.filter(client_id=client.pk, id=submission_id).first()
+
+
+def batches_for(user):
+    """Docking batches the signed-in user may see (UI)."""
+    return IngestBatch.objects.restrict(user, "view").select_related("client")
+
+
+def client_batch(client: DockingClient, batch_id) -> IngestBatch | None:
+    """One of the client's own batches; None for others' and for missing ones alike."""
+    return IngestBatch.objects.filter(pk=batch_id, client=client).first()
+
+
+def batch_problems(batch: IngestBatch):
+    """The rejected lines of a batch the caller has already been allowed to see."""
+    return QuarantinedRecord.objects.filter(batch=batch).order_by("line_number", "id")
 
 
 def record_trace(client: DockingClient, record_type: str, external_id: str) -> dict | None:

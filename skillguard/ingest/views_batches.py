@@ -8,14 +8,10 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from skillguard.ingest import batches
-from skillguard.ingest.models import BatchStatus, IngestBatch, QuarantinedRecord
+from skillguard.ingest import batches, queries
+from skillguard.ingest.models import BatchStatus, IngestBatch
 
 PROBLEMS_SHOWN = 50
-
-
-def _visible(user):
-    return IngestBatch.objects.restrict(user, "view").select_related("client")
 
 
 def _context(batch: IngestBatch) -> dict:
@@ -27,7 +23,7 @@ def _context(batch: IngestBatch) -> dict:
 @login_required
 @require_GET
 def batch_list(request):
-    page = Paginator(_visible(request.user).order_by("-created_at"), 50).get_page(
+    page = Paginator(queries.batches_for(request.user).order_by("-created_at"), 50).get_page(
         request.GET.get("page"))
     return render(request, "ingest/batch_list.html", {"page": page})
 
@@ -35,10 +31,9 @@ def batch_list(request):
 @login_required
 @require_GET
 def batch_detail(request, pk):
-    batch = get_object_or_404(_visible(request.user), pk=pk)
+    batch = get_object_or_404(queries.batches_for(request.user), pk=pk)
     context = _context(batch)
-    context["problems"] = list(QuarantinedRecord.objects.filter(batch=batch).order_by(
-        "line_number", "id")[:PROBLEMS_SHOWN])
+    context["problems"] = list(queries.batch_problems(batch)[:PROBLEMS_SHOWN])
     context["more_problems"] = max(0, batch.rejected - len(context["problems"]))
     return render(request, "ingest/batch.html", context)
 
@@ -47,7 +42,7 @@ def batch_detail(request, pk):
 @require_GET
 def batch_progress(request, pk):
     """Polled by htmx every 2 s while the batch runs; reloads the page once it is done."""
-    batch = get_object_or_404(_visible(request.user), pk=pk)
+    batch = get_object_or_404(queries.batches_for(request.user), pk=pk)
     context = _context(batch)
     response = render(request, "ingest/batch_progress.html", context)
     if context["finished"] and request.headers.get("HX-Request") == "true":

@@ -16,9 +16,9 @@ from django.http import Http404
 from ninja import Field, Router, Schema, Status
 
 from skillguard.registry.schemas import ErrorsOut
-from skillguard.trust import services
+from skillguard.trust import queries, services
 from skillguard.trust.auth import EnrolmentAuth, SignedRequestAuth
-from skillguard.trust.models import Algorithm, ClientKey, ServerKey
+from skillguard.trust.models import Algorithm, ServerKey
 
 router = Router(tags=["keys 密钥"])
 ERRORS = {401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut}
@@ -79,15 +79,14 @@ def register_key(request, payload: KeyIn):
 @router.get("/keys", auth=SignedRequestAuth(), response={200: list[KeyOut], **ERRORS},
             operation_id="listKeys", summary="The client's keys / 本客户端的密钥")
 def list_keys(request):
-    return list(ClientKey.objects.filter(client=request.docking_client)
-                .order_by("-created_at", "-id"))
+    return list(queries.own_keys(request.docking_client))
 
 
 @router.post("/keys/{key_id}/revoke", auth=SignedRequestAuth(),
              response={200: KeyOut, **ERRORS}, operation_id="revokeKey",
              summary="Revoke a key / 吊销密钥")
 def revoke_key(request, key_id: str):
-    key = ClientKey.objects.filter(client=request.docking_client, key_id=key_id).first()
+    key = queries.own_key(request.docking_client, key_id)
     if key is None:
         raise Http404
     return services.revoke_key(None, key, by_client=request.docking_client)

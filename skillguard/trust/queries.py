@@ -27,3 +27,13 @@ def keys_of(user, client):
 def access_key(user, pk, action: str = "view") -> ClientKey:
     return access(ClientKey, user, pk, action,
                   queryset=ClientKey.objects.select_related("client"))
+
+
+def own_keys(client: DockingClient):
+    """A signed-in docking client's own keys (docking API)."""
+    return ClientKey.objects.filter(client=client).order_by("-created_at", "-id")
+
+
+def own_key(client: DockingClient, key_id: str) -> ClientKey | None:
+    """One of the client's own keys; None for others' and for missing ones alike."""
+    return own_keys(client).filter(key_id=key_id).first()
