@@ -34,3 +34,7 @@ install_error_handlers(api)
 
 api.add_router("", "skillguard.accounts.api.router")
 api.add_router("", "skillguard.registry.api.router")
+api.add_router("", "skillguard.attendance.api.router")
+api.add_router("", "skillguard.subsidies.api.router")
+api.add_router("", "skillguard.supervision.api.router")
+api.add_router("", "skillguard.cases.api.router")

@@ -70,6 +70,9 @@ INSTALLED_APPS = [
     "skillguard.distribution",
     "skillguard.attendance",
     "skillguard.learning",
+    "skillguard.subsidies",
+    "skillguard.supervision",
+    "skillguard.cases",
     "skillguard.demo",
 ]
 
@@ -136,6 +139,12 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
+# Modules whose import registers supervision rules (supervision.rules.base.register); a
+# deployment adds its own rules by appending a module path here — the engine is untouched.
+SUPERVISION_RULE_MODULES = [
+    "skillguard.supervision.rules.catalogue",
+    *[m for m in os.environ.get("SKILLGUARD_EXTRA_RULE_MODULES", "").split(",") if m],
+]
 USE_I18N = True
 USE_TZ = True
 

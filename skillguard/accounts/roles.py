@@ -32,12 +32,19 @@ SUBMIT = "submit"  # submit / start / finish a class (the institution's side)
 REVEAL = "reveal"  # see a personal-data value in full (logged)
 IMPORT = "import"
 EXPORT = "export"
+HANDLE = "handle"  # supervisors: assign, dispatch, verify, close, escalate a case
+ANSWER = "answer"  # an institution answers a case dispatched to it
 
 ALL = "*"
 REGISTRY = ("district", "institution", "institutionfiling", "venue", "room", "occupation",
             "course", "teacher", "teacherqualification", "trainee", "trainingclass",
             "classreview", "session", "enrolment")
 CATALOGUE = ("district", "occupation", "course")  # reference data every user may read
+# Evidence and what the server computes from it (学时认定, 补贴资格).
+EVIDENCE = ("checkin", "sessionattendance", "enrolmenthours", "hoursexclusion",
+            "subsidyverdict")
+# The supervision engine's catalogue, runs and warnings.
+SUPERVISION = ("rule", "ruleversion", "rulerun", "warning")
 
 PERMISSIONS: dict[str, dict[str, set[str]]] = {
     Role.CITY_ADMIN: {ALL: {VIEW, ADD, CHANGE, DELETE, APPROVE, REVEAL, IMPORT, EXPORT},
@@ -49,7 +56,10 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                            "distributionrule": {VIEW}, "webhookdelivery": {VIEW},
                            "dockingclient": {VIEW}, "clientkey": {VIEW},
                            "quarantinedrecord": {VIEW}, "recordidentity": {VIEW},
-                           "ingestbatch": {VIEW}},
+                           "ingestbatch": {VIEW},
+                           **{m: {VIEW, EXPORT} for m in EVIDENCE + SUPERVISION},
+                           "case": {VIEW, HANDLE, EXPORT}, "caseevent": {VIEW},
+                           "spotcheck": {VIEW, ADD, CHANGE, EXPORT}},
     Role.DISTRICT_SUPERVISOR: {**{m: {VIEW, EXPORT} for m in REGISTRY},
                                "institution": {VIEW, ADD, CHANGE, EXPORT, IMPORT},
                                "institutionfiling": {VIEW, ADD, CHANGE, DELETE},
@@ -60,7 +70,10 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                                "auditevent": {VIEW}, "qualitysource": {VIEW},
                                "dockingclient": {VIEW}, "clientkey": {VIEW},
                                "quarantinedrecord": {VIEW}, "recordidentity": {VIEW},
-                           "ingestbatch": {VIEW}},
+                               "ingestbatch": {VIEW},
+                               **{m: {VIEW, EXPORT} for m in EVIDENCE + SUPERVISION},
+                               "case": {VIEW, HANDLE, EXPORT}, "caseevent": {VIEW},
+                               "spotcheck": {VIEW, ADD, CHANGE, EXPORT}},
     Role.INSTITUTION_ADMIN: {**{m: {VIEW} for m in REGISTRY},
                              "venue": {VIEW, ADD, CHANGE}, "room": {VIEW, ADD, CHANGE, DELETE},
                              "teacher": {VIEW, ADD, CHANGE, REVEAL, IMPORT},
@@ -70,14 +83,19 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                              "session": {VIEW, ADD, CHANGE, DELETE, IMPORT},
                              "enrolment": {VIEW, ADD, CHANGE, DELETE, IMPORT, EXPORT},
                              "quarantinedrecord": {VIEW, CHANGE}, "recordidentity": {VIEW},
-                             "ingestbatch": {VIEW}},
+                             "ingestbatch": {VIEW},
+                             **{m: {VIEW} for m in EVIDENCE},
+                             # only cases dispatched to the institution (cases.queries)
+                             "case": {VIEW, ANSWER}, "caseevent": {VIEW}},
     Role.TEACHER: {m: {VIEW} for m in ("district", "institution", "venue", "room", "occupation",
                                        "course", "teacher", "teacherqualification", "trainee",
                                        "trainingclass", "session", "enrolment")},
     Role.TRAINEE: {**{m: {VIEW} for m in ("district", "institution", "venue", "room",
                                           "occupation", "course", "trainingclass", "session",
                                           "enrolment")},
-                   "trainee": {VIEW, REVEAL}},
+                   "trainee": {VIEW, REVEAL},
+                   **{m: {VIEW} for m in ("checkin", "sessionattendance", "enrolmenthours",
+                                          "subsidyverdict")}},
     Role.AUDITOR: {ALL: {VIEW, REVEAL, EXPORT}, "auditevent": {VIEW, EXPORT}},
     Role.API_CLIENT: {**{m: {VIEW} for m in REGISTRY},
                       **{m: {VIEW, ADD, CHANGE} for m in ("venue", "room", "teacher", "trainee",
