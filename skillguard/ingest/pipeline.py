@@ -38,6 +38,10 @@ from skillguard.ingest.validation import (
 )
 
 ACCEPTED, UNCHANGED, UPDATED, REJECTED = "accepted", "unchanged", "updated", "rejected"
+# Record type → the trigger of real-time supervision rules (supervision.rules.base.Trigger).
+EVIDENCE_KINDS = {"checkin": "checkin", "session": "session", "roster": "enrolment",
+                  "class": "session", "trainee": "enrolment", "learning_session": "learning",
+                  "learning_event": "learning", "assessment": "assessment"}
 
 
 @dataclass
@@ -102,8 +106,10 @@ class _Run:
         done_new, done_changed = writer(self, new, changed)
         self._finish_new(new, done_new)
         self._finish_changed(changed, done_changed)
-        self._distribute([r for r in new if r.index in done_new]
-                         + [r for r, _i in changed if r.index in done_changed])
+        written = ([(r, done_new[r.index]) for r in new if r.index in done_new]
+                   + [(r, done_changed[r.index]) for r, _i in changed if r.index in done_changed])
+        self._distribute([r for r, _t in written])
+        self._note_evidence(written)
         self._quarantine()
         self._resolve_quarantine(valid)
         self._audit()
@@ -133,6 +139,27 @@ class _Run:
                 institution_id=rec.institution_id, payload=payload,
                 version=self.results[rec.index].version or 1))
         publish(self.type, items)
+
+    def _note_evidence(self, written: list[tuple[NormalisedRecord, str]]) -> None:
+        """Queue the recomputation of hours and the real-time warning rules for what was
+        written (same transaction: committed together or not at all)."""
+        from skillguard.attendance.services import note_evidence
+
+        kind = EVIDENCE_KINDS.get(self.type)
+        if not kind or not written:
+            return
+        sessions, trainees, institutions = set(), set(), set()
+        for rec, target in written:
+            if self.type == "session" and target_pk(target):  # the session row itself
+                sessions.add(target_pk(target))
+            elif isinstance(rec.refs.get("session_id"), int):
+                sessions.add(rec.refs["session_id"])
+            if isinstance(rec.refs.get("trainee_id"), int):
+                trainees.add(rec.refs["trainee_id"])
+            if rec.institution_id:
+                institutions.add(rec.institution_id)
+        note_evidence(kind, session_ids=sessions, trainee_ids=trainees,
+                      institution_ids=institutions)
 
     def _result(self, rec: NormalisedRecord, status: str, version=None) -> None:
         self.results[rec.index] = RecordResult(rec.index, rec.external_id, status,

@@ -165,7 +165,7 @@ class Finding:
         return hashlib.sha256(self.subject.encode()).hexdigest()[:40]
 
 
-class Rule:
+class RuleDefinition:
     """Base class of every rule. Subclasses set the class attributes and ``detect``."""
     code: ClassVar[str]  # stable, e.g. "TRAINEE_OVERLAP"; the catalogue key
     name: ClassVar[Any]  # gettext_lazy — shown in zh and en
@@ -209,10 +209,10 @@ class Rule:
         raise NotImplementedError
 
 
-RULES: dict[str, type[Rule]] = {}
+RULES: dict[str, type[RuleDefinition]] = {}
 
 
-def register(cls: type[Rule]) -> type[Rule]:
+def register(cls: type[RuleDefinition]) -> type[RuleDefinition]:
     if not getattr(cls, "code", ""):
         raise TypeError(f"{cls.__name__} has no code")
     if cls.code in RULES and RULES[cls.code] is not cls:
@@ -221,7 +221,7 @@ def register(cls: type[Rule]) -> type[Rule]:
     return cls
 
 
-def get_rule(code: str) -> Rule:
+def get_rule(code: str) -> RuleDefinition:
     return RULES[code]()
 
 
