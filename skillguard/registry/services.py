@@ -38,6 +38,13 @@ from skillguard.registry.models import (
 # --------------------------------------------------------------------------- helpers
 
 
+def _note(kind: str, **ids) -> None:
+    """Queue hours, verdicts and real-time rules for what changed (same transaction)."""
+    from skillguard.attendance.services import note_evidence  # H1: evidence outbox
+
+    note_evidence(kind, **ids)
+
+
 def _refuse(model, field: str, code: str, message, record: str = ""):
     problems = Problems(model, record)
     problems.add(field, code, message)
@@ -249,6 +256,8 @@ def update_trainee(actor, trainee: Trainee, **data) -> Trainee:
     if "phone" in data:
         _phone_problems(data["phone"], problems)
     problems.raise_if_any()
+    if "category" in data:  # subsidy verdicts depend on the category
+        _note("enrolment", trainee_ids=[trainee.pk])
     return _update(actor, trainee, data)
 
 
@@ -360,6 +369,7 @@ def set_class_teachers(actor, cls: TrainingClass, teachers: Iterable[Teacher]) -
     after = sorted(t.pk for t in teachers)
     if before != after:
         audit._event(actor, "update", cls, changes={"teachers": [before, after]}).save()
+        _note("session", session_ids=list(cls.sessions.values_list("pk", flat=True)), institution_ids=[cls.institution_id])
 
 
 @transaction.atomic
@@ -378,7 +388,9 @@ def add_session(actor, cls: TrainingClass, *, starts_at: dt.datetime, ends_at: d
     session = Session(training_class=cls, district_id=cls.district_id, sequence=sequence,
                       starts_at=starts_at, ends_at=ends_at, teacher=teacher, room=room,
                       topic=topic)
-    return _create(actor, session, record=record)
+    _create(actor, session, record=record)
+    _note("session", session_ids=[session.pk], institution_ids=[cls.institution_id])
+    return session
 
 
 def _check_session(problems: Problems, cls, starts_at, ends_at, teacher, room) -> None:
@@ -411,6 +423,7 @@ def update_session(actor, session: Session, **data) -> Session:
     _check_session(problems, cls, merged["starts_at"], merged["ends_at"], merged["teacher"],
                    merged["room"])
     problems.raise_if_any()
+    _note("session", session_ids=[session.pk], institution_ids=[cls.institution_id])
     return _update(actor, session, data)
 
 
@@ -420,6 +433,7 @@ def delete_session(actor, session: Session) -> None:
     _ensure_editable(session.training_class)
     before = audit.snapshot(session)
     audit.record_deleted(actor, session, before)
+    _note("session", session_ids=[session.pk], institution_ids=[session.training_class.institution_id])
     session.delete()
 
 
@@ -438,12 +452,14 @@ def enrol_trainee(actor, cls: TrainingClass, trainee: Trainee, record: str = "")
                 record or cls.code)
     enrolment = Enrolment(training_class=cls, trainee=trainee, district_id=cls.district_id,
                           institution_id=cls.institution_id)
+    _note("enrolment", trainee_ids=[trainee.pk], institution_ids=[cls.institution_id])
     return _create(actor, enrolment, record=record)
 
 
 @transaction.atomic
 def withdraw_enrolment(actor, enrolment: Enrolment) -> Enrolment:
     enrolment = access(Enrolment, actor, enrolment.pk, "change") if actor else enrolment
+    _note("enrolment", trainee_ids=[enrolment.trainee_id], institution_ids=[enrolment.institution_id])
     return _update(actor, enrolment, {"status": EnrolmentStatus.WITHDRAWN})
 
 
@@ -524,4 +540,6 @@ def transition_class(actor, cls: TrainingClass, step: str, comment: str = "") ->
     ClassReview.objects.create(training_class=cls, from_status=before, to_status=target,
                                actor=actor, comment=comment.strip())
     audit.record_transition(actor, cls, before, target, comment.strip())
+    if step in ("finish", "cancel"):  # completion and subsidy verdicts change
+        _note("enrolment", trainee_ids=list(cls.enrolments.values_list("trainee_id", flat=True)), institution_ids=[cls.institution_id])
     return cls
