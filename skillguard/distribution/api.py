@@ -14,19 +14,10 @@ from ninja import Field, Query, Router, Schema
 from skillguard.distribution import queries
 from skillguard.distribution.services import entry_json
 
-try:
-    from skillguard.trust.auth import SignedRequestAuth
+from skillguard.registry.schemas import ErrorsOut
+from skillguard.trust.auth import SignedRequestAuth
 
-    FEED_AUTH = SignedRequestAuth()
-except ImportError:  # TODO(trust): remove once skillguard.trust.auth exists everywhere
-    FEED_AUTH = None
-
-
-def _refuse_all(request):
-    return None  # no signature verification available: every call answers 401
-
-
-router = Router(tags=["feed 分发"], auth=FEED_AUTH or _refuse_all)
+router = Router(tags=["feed 分发"], auth=SignedRequestAuth())
 
 
 class FeedQuery(Schema):
@@ -52,17 +43,16 @@ def signed_json(body: dict, status: int = 200) -> HttpResponse:
     raw = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder,
                      separators=(",", ":")).encode()
     response = HttpResponse(raw, status=status, content_type="application/json")
-    try:
-        from skillguard.trust.services import sign_response
-    except ImportError:  # TODO(trust): server signature once trust.services exists
-        return response
+    from skillguard.trust.services import sign_response
+
     headers = sign_response(raw, content_type="application/json", status=status)
     for name, value in headers.items():
         response[name] = value
     return response
 
 
-@router.get("/feed", response=FeedOut, operation_id="read_feed",
+@router.get("/feed", response={200: FeedOut, 400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut,
+                              422: ErrorsOut}, operation_id="read_feed",
             summary="Change feed / 变更订阅 (cursor, at-least-once)")
 def read_feed(request, q: Query[FeedQuery]):
     """Entries distributed to the calling subscriber after ``cursor``, oldest first.

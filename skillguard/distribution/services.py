@@ -88,13 +88,20 @@ def _active_rules(record_type: str) -> list[tuple[int, str, int | None, bool]]:
     return [(sid, basis, district or own, bool(url)) for sid, basis, district, own, url in rows]
 
 
-def publish(record_type: str, items: list[FeedItem]) -> int:
+def routes_for(record_type: str) -> list[tuple[int, str, int | None, bool]]:
+    """The active rules for a record type (empty: nothing to publish, so a caller need not
+    prepare its feed items)."""
+    ensure_district_subscribers()
+    return _active_rules(record_type)
+
+
+def publish(record_type: str, items: list[FeedItem], *, routes=None) -> int:
     """Route accepted records to the subscribers whose active rules match; returns the number
-    of feed entries written. Call inside the transaction that wrote the records."""
+    of feed entries written. Call inside the transaction that wrote the records.
+    ``routes``: ``routes_for(record_type)`` when the caller already asked."""
     if not items:
         return 0
-    ensure_district_subscribers()
-    rules = _active_rules(record_type)
+    rules = routes_for(record_type) if routes is None else routes
     if not rules:
         return 0
     entries: list[FeedEntry] = []

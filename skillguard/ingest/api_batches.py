@@ -10,13 +10,15 @@ import uuid
 
 from django.http import Http404
 from django.urls import reverse
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from skillguard.ingest import batches, queries
 from skillguard.ingest.models import IngestBatch
+from skillguard.registry.schemas import ErrorsOut
 from skillguard.trust.auth import SignedRequestAuth
 
 router = Router(tags=["batches 批量上传"])
+SIGNED_ERRORS = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut}
 
 
 class BatchAccepted(Schema):
@@ -96,14 +98,19 @@ def batch_dict(batch: IngestBatch) -> dict:
     }
 
 
-@router.get("/batches/{uuid:batch_id}", auth=SignedRequestAuth(), response=BatchOut,
-            url_name="batch_status", summary="Batch status / 批次状态")
+@router.get("/batches/{uuid:batch_id}", auth=SignedRequestAuth(),
+            # 405: a path that is no batch id names the upload (POST) instead
+            response={200: BatchOut, 405: ErrorsOut, **SIGNED_ERRORS},
+            operation_id="getBatch", url_name="batch_status",
+            summary="Batch status / 批次状态")
 def batch_status(request, batch_id: uuid.UUID):
     return batch_dict(_own_batch(request, batch_id))
 
 
-@router.get("/batches/{uuid:batch_id}/problems", auth=SignedRequestAuth(), response=ProblemPage,
-            url_name="batch_problems", summary="Rejected lines of a batch / 批次问题记录")
+@router.get("/batches/{uuid:batch_id}/problems", auth=SignedRequestAuth(),
+            response={200: ProblemPage, **SIGNED_ERRORS},
+            operation_id="listBatchProblems", url_name="batch_problems",
+            summary="Rejected lines of a batch / 批次问题记录")
 def batch_problems(request, batch_id: uuid.UUID, page: int = 1, page_size: int = 100):
     batch = _own_batch(request, batch_id)
     page, page_size = max(page, 1), min(max(page_size, 1), 1000)
@@ -122,12 +129,23 @@ def batch_problems(request, batch_id: uuid.UUID, page: int = 1, page_size: int =
 
 
 @router.post("/batches/{record_type}", auth=SignedRequestAuth(), url_name="batch_upload",
-             response={202: BatchAccepted, 413: BatchErrorOut, 422: BatchErrorOut},
+             response={202: BatchAccepted, 400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut,
+                       413: BatchErrorOut, 422: BatchErrorOut}, operation_id="uploadBatch",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 media: {"schema": {"type": "string", "format": "binary"}}
+                 for media in ("application/x-ndjson", "text/csv",
+                               "application/vnd.openxmlformats-officedocument"
+                               ".spreadsheetml.sheet", "application/octet-stream")}}},
              summary="Upload a file of records (JSONL, CSV, XLSX) / 批量上传")
-def upload_batch(request, record_type: str):
+def upload_batch(request, record_type: str,
+                 file_format: str = Query("", alias="format",
+                                          description="jsonl | csv | xlsx: the file's format "
+                                          "when sent as application/octet-stream")):
     """Body: JSON Lines (application/x-ndjson), CSV (text/csv, UTF-8 or GBK) with a header
-    row of field names (English or Chinese), or XLSX. A malformed file makes a failed batch
-    (422, with an error code and line); records that fail validation go to quarantine."""
+    row of field names (English or Chinese), or XLSX. Sent as application/octet-stream,
+    the ``format`` parameter names the format (an XLSX file is also recognised by its
+    content). A malformed file makes a failed batch (422, with an error code and line);
+    records that fail validation go to quarantine."""
     limit = batches.max_batch_bytes()
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     body = request.body
@@ -138,7 +156,7 @@ def upload_batch(request, record_type: str):
     batch, error = batches.create_batch(
         request.docking_client, getattr(request, "verified", None), record_type,
         request.META.get("CONTENT_TYPE", ""), body, method=request.method,
-        path=request.path)
+        path=request.path, declared_format=file_format)
     url = _status_url(batch.pk)
     if error is not None:
         return Status(422, {"code": error.code, "line": error.line, "detail": error.detail,

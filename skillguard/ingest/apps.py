@@ -6,3 +6,10 @@ class IngestConfig(AppConfig):
     name = "skillguard.ingest"
     label = "ingest"
     verbose_name = _("Data docking")
+
+    def rotate_sealed_data(self, ring) -> int:
+        """Called by ``skillguard rotate-field-keys``: re-seal submission bodies and
+        quarantined / earlier-version payloads with the newest field key."""
+        from skillguard.ingest.sealing import rotate
+
+        return rotate(ring)

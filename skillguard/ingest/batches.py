@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from skillguard.core.errors import lazy_format
+from skillguard.ingest import sealing
 from skillguard.ingest.models import BatchStatus, IngestBatch
 from skillguard.ingest.records import RECORD_TYPES
 
@@ -44,7 +45,14 @@ try:  # optional: about twice as fast as the standard library
     _JSON_ERRORS: tuple = (orjson.JSONDecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover - depends on the environment
     orjson = None
-    _loads = json.loads
+
+    def _no_constant(name: str):
+        raise ValueError(f"{name} is not JSON")  # NaN / Infinity, as orjson refuses them
+
+    _DECODER = json.JSONDecoder(parse_constant=_no_constant)  # built once, not per line
+
+    def _loads(data: bytes):
+        return _DECODER.decode(data.decode("utf-8"))
     _JSON_ERRORS = (ValueError, UnicodeDecodeError)
 
 log = logging.getLogger(__name__)
@@ -119,11 +127,16 @@ def max_batch_bytes() -> int:
     return int(getattr(settings, "SKILLGUARD_BATCH_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-def format_for(content_type: str, body_start: bytes = b"", file_name: str = "") -> str:
-    """jsonl, csv or xlsx from the Content-Type (or the file name); raises BatchError."""
+def format_for(content_type: str, body_start: bytes = b"", file_name: str = "",
+               declared: str = "") -> str:
+    """jsonl, csv or xlsx from the Content-Type (or, for application/octet-stream, the
+    declared format or the file name); raises BatchError."""
     base = (content_type or "").split(";")[0].strip().lower()
     if base in CONTENT_TYPES:
         return CONTENT_TYPES[base]
+    declared = (declared or "").strip().lower()
+    if base in ("application/octet-stream", "") and declared in ("jsonl", "csv", "xlsx"):
+        return declared
     name = file_name.lower()
     for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".csv", "csv"),
                         (".xlsx", "xlsx")):
@@ -340,7 +353,8 @@ def inspect(body: bytes, fmt: str, record_type: str) -> Inspection:
 # --------------------------------------------------------------------------- the stored body
 
 class BodyStream(io.RawIOBase):
-    """The stored body of a submission, fetched ``SLICE_BYTES`` at a time (seekable)."""
+    """The stored body of a submission, fetched ``SLICE_BYTES`` at a time (seekable); a
+    sealed body (``ingest.sealing``) is fetched and opened one segment at a time."""
 
     SQL = ("SELECT substring(body FROM %s FOR %s) FROM ingest_submission "
            "WHERE district_id = %s AND received_at = %s AND id = %s")
@@ -348,14 +362,32 @@ class BodyStream(io.RawIOBase):
     def __init__(self, batch: IngestBatch):
         self.key = (batch.district_id, batch.submission_received_at, batch.submission_id)
         with connection.cursor() as cur:
-            cur.execute("SELECT octet_length(body) FROM ingest_submission WHERE "
+            cur.execute("SELECT octet_length(body), body_key FROM ingest_submission WHERE "
                         "district_id = %s AND received_at = %s AND id = %s", self.key)
             row = cur.fetchone()
         if row is None:
             raise BatchError("missing_submission", detail=str(batch.submission_id))
-        self.size, self.pos = row[0], 0
+        self.stored_size, self.body_key = row
+        self.size, self.pos = sealing.plain_size(self.body_key, self.stored_size), 0
         self.buf, self.buf_start = b"", 0
         self.bytes_fetched = 0
+
+    def _fetch(self, pos: int) -> tuple[bytes, int]:
+        """(plain bytes, their start) of the slice or segment holding ``pos``."""
+        if not self.body_key:
+            start, offset, length = pos, pos, SLICE_BYTES
+        else:
+            index = pos // sealing.SEGMENT
+            start, offset = index * sealing.SEGMENT, index * sealing.SEALED_SEGMENT
+            length = sealing.SEALED_SEGMENT
+        with connection.cursor() as cur:
+            cur.execute(self.SQL, (offset + 1, length, *self.key))
+            raw = bytes(cur.fetchone()[0])
+        self.bytes_fetched += len(raw)
+        if self.body_key:
+            raw = sealing.open_segment(self.body_key, index, raw,
+                                       offset + len(raw) >= self.stored_size)
+        return raw, start
 
     def readable(self):
         return True
@@ -376,11 +408,8 @@ class BodyStream(io.RawIOBase):
             return 0
         offset = self.pos - self.buf_start
         if not (0 <= offset < len(self.buf)):
-            with connection.cursor() as cur:
-                cur.execute(self.SQL, (self.pos + 1, SLICE_BYTES, *self.key))
-                self.buf = bytes(cur.fetchone()[0])
-            self.buf_start, offset = self.pos, 0
-            self.bytes_fetched += len(self.buf)
+            self.buf, self.buf_start = self._fetch(self.pos)
+            offset = self.pos - self.buf_start
         n = min(len(target), len(self.buf) - offset)
         target[:n] = self.buf[offset:offset + n]
         self.pos += n
@@ -397,14 +426,15 @@ def _pipeline():
 
 def create_batch(client, verified, record_type: str, content_type: str, body: bytes, *,
                  method: str = "POST", path: str = "", file_name: str = "",
-                 enqueue: bool = True) -> tuple[IngestBatch, BatchError | None]:
+                 enqueue: bool = True, declared_format: str = ""
+                 ) -> tuple[IngestBatch, BatchError | None]:
     """Store the upload and its batch; enqueue it unless its file is malformed (then the
     batch is stored as failed with the error, and the error is returned too)."""
     from skillguard.ingest import services
 
     error, inspection = None, None
     try:
-        fmt = format_for(content_type, body[:4], file_name)
+        fmt = format_for(content_type, body[:4], file_name, declared_format)
         inspection = inspect(body, fmt, record_type)
     except BatchError as exc:
         error = exc

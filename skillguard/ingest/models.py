@@ -4,6 +4,7 @@
                     through its ``user`` (role api_client), whose anchor is its data scope.
 ``Submission``      every accepted signed request, raw bytes and all (monthly partitions),
                     so each record traces back to the exact bytes its sender signed.
+                    Bodies and payloads are sealed (AES-256-GCM): see ``ingest.sealing``.
 ``RecordIdentity``  one row per (client, record type, external id): what makes re-sending
                     safe, and the current version of a changed record.
 ``RecordVersion``   earlier versions of changed records (never overwritten silently).
@@ -87,6 +88,7 @@ class Submission(models.Model):
     path = models.CharField(_("path"), max_length=255)
     content_type = models.CharField(_("content type"), max_length=128)
     body = models.BinaryField(_("body"))
+    body_key = models.CharField(max_length=32, editable=False, blank=True, default="")
     body_sha256 = models.CharField(_("body SHA-256"), max_length=64)
     signature_input = models.TextField(_("Signature-Input"))
     signature = models.TextField(_("Signature"))
@@ -133,6 +135,7 @@ class RecordVersion(models.Model):
                                  on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField(_("version"))
     payload = models.JSONField(_("payload"))
+    payload_enc = models.TextField(editable=False, blank=True, default="")
     submission_id = models.UUIDField(_("submission"))
     replaced_at = models.DateTimeField(_("replaced"), auto_now_add=True)
 
@@ -161,6 +164,7 @@ class QuarantinedRecord(models.Model):
                               on_delete=models.SET_NULL, related_name="quarantined")
     line_number = models.PositiveIntegerField(_("line"), null=True, blank=True)
     payload = models.JSONField(_("payload"))
+    payload_enc = models.TextField(editable=False, blank=True, default="")
     problems = models.JSONField(_("problems"))
     status = models.CharField(_("status"), max_length=12, choices=QuarantineStatus.choices,
                               default=QuarantineStatus.OPEN, db_index=True)

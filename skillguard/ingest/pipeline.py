@@ -8,6 +8,9 @@ Idempotency: every record is identified by (client, record type, external id) in
 ``RecordIdentity``. Sending the same payload again is answered "unchanged" and writes
 nothing; a different payload is "updated": version + 1, the earlier payload kept in
 ``RecordVersion``, the old fact row marked superseded (check-ins) or replaced.
+
+Personal data at rest: quarantined payloads and earlier versions are stored masked, with
+the full payload sealed beside them (``ingest.sealing``).
 """
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from django.utils import timezone
 
 from skillguard.audit.models import AuditAction
 from skillguard.audit.services import _event
-from skillguard.core.validators import mask_id_number, mask_phone
 from skillguard.core.errors import BusinessRuleError
 from skillguard.core.partitions import ensure_monthly_partitions
 from skillguard.ingest.models import (
@@ -30,6 +32,7 @@ from skillguard.ingest.models import (
     Submission,
 )
 from skillguard.ingest.records import FACT_TYPES
+from skillguard.ingest.sealing import mask_payload, open_body, seal_payload
 from skillguard.ingest.validation import (
     NormalisedRecord,
     target_of,
@@ -89,9 +92,12 @@ class _Run:
         valid, problems = validate_records(self.client, self.type, self.raws, self.first_line)
         for index, ps in problems:
             self.rejected[index] = ps
+        # "= ANY(array)": one parameter, whatever the chunk size (an IN list of thousands of
+        # placeholders costs more to build than to run).
         existing = {ri.external_id: ri for ri in RecordIdentity.objects.select_for_update()
-                    .filter(client=self.client, record_type=self.type,
-                            external_id__in=[r.external_id for r in valid])}
+                    .filter(client=self.client, record_type=self.type)
+                    .extra(where=["external_id = ANY(%s)"],
+                           params=[[r.external_id for r in valid]])} if valid else {}
         new, changed = [], []
         for rec in valid:
             identity = existing.get(rec.external_id)
@@ -101,6 +107,10 @@ class _Run:
                 self._result(rec, UNCHANGED, identity.version)
             else:
                 changed.append((rec, identity))
+        if self.type in FACT_TYPES:  # the fact row's id is known before it is written
+            table = FACT_TYPES[self.type]
+            for rec, pk in zip(new, _next_ids(table, len(new)) if new else []):
+                rec.refs["fact_id"], rec.refs["target"] = pk, f"{table}:{pk}"
         new = self._claim_identities(new)
         writer = WRITERS.get(self.type, lambda run, n, c: ({}, {}))
         done_new, done_changed = writer(self, new, changed)
@@ -122,13 +132,16 @@ class _Run:
     def _distribute(self, written: list[NormalisedRecord]) -> None:
         """Hand what was written to the distribution rules (汇集分发), same transaction.
         Personal data leaves only masked: subscribers match people by the platform's ids."""
-        from skillguard.distribution.services import FeedItem, publish
+        from skillguard.distribution.services import FeedItem, publish, routes_for
 
+        if not written:
+            return
+        routes = routes_for(self.type)
+        if not routes:  # nobody subscribes to this type: nothing to mask or write
+            return
         items = []
         for rec in written:
-            payload = {k: (mask_id_number(v) if k.endswith("id_number") and isinstance(v, str)
-                           else mask_phone(v) if k == "phone" and isinstance(v, str) else v)
-                       for k, v in rec.payload.items()}
+            payload = mask_payload(rec.payload)
             payload["platform_refs"] = {k: v for k, v in rec.refs.items()
                                         if k.endswith("_id") and isinstance(v, int)}
             items.append(FeedItem(
@@ -138,7 +151,7 @@ class _Run:
                               "institution_district": rec.district_id or None},
                 institution_id=rec.institution_id, payload=payload,
                 version=self.results[rec.index].version or 1))
-        publish(self.type, items)
+        publish(self.type, items, routes=routes)
 
     def _note_evidence(self, written: list[tuple[NormalisedRecord, str]]) -> None:
         """Queue the recomputation of hours and the real-time warning rules for what was
@@ -182,18 +195,22 @@ class _Run:
         cols = ("client_id, record_type, external_id, version, payload_sha256, target, "
                 "district_id, institution_id, first_submission_id, last_submission_id, "
                 "created_at, updated_at")
-        # Arrays through unnest: one statement with a fixed text, whatever the chunk size
-        # (a VALUES list of thousands of placeholders costs more to build than to run).
+        # The candidates go by binary COPY into a session-private staging table, then one
+        # set-based INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING claims them.
+        with connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_claim_stage (e text, h text, "
+                        "t text, d bigint, i bigint) ON COMMIT DELETE ROWS")
+            cur.execute("TRUNCATE ingest_claim_stage")
+        _copy("ingest_claim_stage", ("e", "h", "t", "d", "i"),
+              [(r.external_id, r.sha256, r.refs.get("target", ""), r.district_id or 0,
+                r.institution_id) for r in new], ("text", "text", "text", "int8", "int8"))
         with connection.cursor() as cur:
             cur.execute(
                 f"INSERT INTO ingest_recordidentity ({cols}) "
-                "SELECT %s, %s, e, 1, h, '', d, i, %s, %s, %s, %s "
-                "FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS v(e, h, d, i) "
+                "SELECT %s, %s, e, 1, h, t, d, i, %s, %s, %s, %s FROM ingest_claim_stage "
                 "ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
                 "RETURNING external_id, id",
-                [self.client.pk, self.type, self.sub.id, self.sub.id, now, now,
-                 [r.external_id for r in new], [r.sha256 for r in new],
-                 [r.district_id or 0 for r in new], [r.institution_id for r in new]])
+                [self.client.pk, self.type, self.sub.id, self.sub.id, now, now])
             claimed.update(dict(cur.fetchall()))
         owned = []
         for rec in new:
@@ -211,9 +228,10 @@ class _Run:
         ids, targets = [], []
         for rec in new:
             if rec.index in done:
-                ids.append(rec.refs["identity_id"])
-                targets.append(done[rec.index])
                 self._result(rec, ACCEPTED, 1)
+                if done[rec.index] != rec.refs.get("target"):  # not claimed with its target
+                    ids.append(rec.refs["identity_id"])
+                    targets.append(done[rec.index])
         if ids:
             # One UPDATE … FROM unnest: bulk_update's CASE chains cost seconds per chunk.
             with connection.cursor() as cur:
@@ -229,11 +247,12 @@ class _Run:
         previous = self._previous_payloads([identity for _, identity in ok])
         versions = []
         for rec, identity in ok:
+            earlier = previous.get(identity.external_id)
+            masked, sealed = seal_payload(earlier) if earlier else (
+                {"unavailable": True, "payload_sha256": identity.payload_sha256}, "")
             versions.append(RecordVersion(
-                identity=identity, version=identity.version,
-                payload=previous.get(identity.external_id)
-                or {"unavailable": True, "payload_sha256": identity.payload_sha256},
-                submission_id=identity.last_submission_id))
+                identity=identity, version=identity.version, payload=masked,
+                payload_enc=sealed, submission_id=identity.last_submission_id))
             identity.version += 1
             identity.payload_sha256 = rec.sha256
             identity.target = done[rec.index]
@@ -251,8 +270,9 @@ class _Run:
         wanted = {i.external_id for i in identities}
         subs = {i.last_submission_id for i in identities}
         found: dict[str, dict] = {}
-        for body in Submission.objects.filter(id__in=subs).values_list("body", flat=True):
-            for rec in _records_in(bytes(body)):
+        for body, key in Submission.objects.filter(id__in=subs).values_list("body",
+                                                                            "body_key"):
+            for rec in _records_in(open_body(key, body)):
                 ext = rec.get("external_id") if isinstance(rec, dict) else None
                 if ext in wanted and ext not in found:
                     found[ext] = rec
@@ -280,20 +300,23 @@ class _Run:
         create, update = [], []
         for index, ext, payload, dicts in entries:
             q = open_.get(ext) if ext else None
+            masked, sealed = seal_payload(payload)  # screens show masked personal data
             if q is not None:
-                q.payload, q.problems, q.submission_id = payload, dicts, self.sub.id
-                q.line_number, q.batch = self.first_line + index, self.batch
+                q.payload, q.payload_enc, q.problems = masked, sealed, dicts
+                q.submission_id, q.line_number, q.batch = (
+                    self.sub.id, self.first_line + index, self.batch)
                 update.append(q)
             else:
                 create.append(QuarantinedRecord(
                     client=self.client, district_id=self.client.district_key,
                     institution_id=self.client.institution_id, record_type=self.type,
                     external_id=ext, submission_id=self.sub.id, batch=self.batch,
-                    line_number=self.first_line + index, payload=payload, problems=dicts))
-        QuarantinedRecord.objects.bulk_create(create, batch_size=2000)
+                    line_number=self.first_line + index, payload=masked, payload_enc=sealed,
+                    problems=dicts))
+        _copy_quarantine(create)
         QuarantinedRecord.objects.bulk_update(
-            update, ["payload", "problems", "submission_id", "line_number", "batch"],
-            batch_size=2000)
+            update, ["payload", "payload_enc", "problems", "submission_id", "line_number",
+                     "batch"], batch_size=2000)
 
     def _resolve_quarantine(self, valid) -> None:
         ok = [r.external_id for r in valid if self.results.get(r.index)
@@ -301,9 +324,9 @@ class _Run:
         if ok:
             QuarantinedRecord.objects.filter(
                 client=self.client, record_type=self.type, status=QuarantineStatus.OPEN,
-                external_id__in=ok).update(status=QuarantineStatus.RESUBMITTED,
-                                           resolved_at=timezone.now(),
-                                           resolved_by_submission_id=self.sub.id)
+            ).extra(where=["external_id = ANY(%s)"], params=[ok]).update(
+                status=QuarantineStatus.RESUBMITTED, resolved_at=timezone.now(),
+                resolved_by_submission_id=self.sub.id)
 
     def _audit(self) -> None:
         counts = {s: sum(1 for r in self.results.values() if r.status == s)
@@ -316,6 +339,22 @@ class _Run:
         event.district_id = self.client.district_key or None
         event.institution_id = self.client.institution_id
         event.save()
+
+
+QUARANTINE_COLUMNS = ("client_id", "district_id", "institution_id", "record_type",
+                      "external_id", "submission_id", "batch_id", "line_number", "payload",
+                      "payload_enc", "problems", "status", "created_at")
+
+
+def _copy_quarantine(entries: list[QuarantinedRecord]) -> None:
+    """New quarantine entries by COPY (a bad file can reject every line of a chunk)."""
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    _copy(QuarantinedRecord._meta.db_table, QUARANTINE_COLUMNS, [
+        (q.client_id, q.district_id, q.institution_id, q.record_type, q.external_id,
+         q.submission_id, q.batch_id, q.line_number, Jsonb(q.payload), q.payload_enc,
+         Jsonb(q.problems), q.status, now) for q in entries])
 
 
 def _records_in(body: bytes) -> list:
@@ -341,8 +380,9 @@ def _records_in(body: bytes) -> list:
 
 
 def _local_months(times):
-    days = [timezone.localtime(t).date() for t in times]
-    return min(days), max(days)
+    """First and last local day of the times (local days follow the instants' order)."""
+    times = list(times)
+    return timezone.localtime(min(times)).date(), timezone.localtime(max(times)).date()
 
 
 def _next_ids(table: str, n: int) -> list[int]:
@@ -351,12 +391,25 @@ def _next_ids(table: str, n: int) -> list[int]:
         return [r[0] for r in cur.fetchall()]
 
 
-def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+def _fact_ids(table: str, recs) -> list[int]:
+    """Ids of the fact rows: those allocated when a new record's identity was claimed,
+    fresh ones for the rest (changed records)."""
+    missing = [r for r in recs if "fact_id" not in r.refs]
+    fresh = iter(_next_ids(table, len(missing)) if missing else [])
+    return [r.refs["fact_id"] if "fact_id" in r.refs else next(fresh) for r in recs]
+
+
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple],
+          types: tuple[str, ...] | None = None) -> None:
+    """COPY rows into a table; binary (cheaper to encode) when the column types are given."""
     if not rows:
         return
     connection.ensure_connection()
+    binary = " (FORMAT BINARY)" if types else ""
     with connection.connection.cursor() as cur, \
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}") as cp:
+        if types:
+            cp.set_types(list(types))
         for row in rows:
             cp.write_row(row)
 
@@ -365,6 +418,9 @@ CHECKIN_COLUMNS = ("id", "district_id", "occurred_at", "kind", "method", "sessio
                    "training_class_id", "institution_id", "enrolment_id", "trainee_id",
                    "device_id", "latitude", "longitude", "ip", "source_client_id",
                    "external_id", "submission_id", "received_at", "version", "superseded")
+CHECKIN_TYPES = ("int8", "int8", "timestamptz", "text", "text", "int8", "int8", "int8", "int8",
+                 "int8", "text", "numeric", "numeric", "inet", "int8", "text", "uuid",
+                 "timestamptz", "int4", "bool")
 
 
 def write_checkins(run: _Run, new, changed):
@@ -380,17 +436,17 @@ def write_checkins(run: _Run, new, changed):
                         [run.client.pk, [rec.external_id for rec, _ in changed]])
     first, last = _local_months([rec.data.occurred_at for rec, _ in items])
     ensure_monthly_partitions(table, first, last)
-    ids = _next_ids(table, len(items))
+    ids = _fact_ids(table, [rec for rec, _ in items])
     rows, targets = [], {}
     for (rec, version), pk in zip(items, ids):
         d = rec.data
         rows.append((pk, rec.district_id, d.occurred_at, d.kind, d.method, rec.refs["session_id"],
                      rec.refs["class_id"], rec.institution_id, rec.refs["enrolment_id"],
                      rec.refs["trainee_id"], d.device_id, d.latitude, d.longitude,
-                     str(d.ip) if d.ip else None, run.client.pk, rec.external_id, run.sub.id,
+                     d.ip, run.client.pk, rec.external_id, run.sub.id,
                      run.sub.received_at, version, False))
         targets[rec.index] = f"{table}:{pk}"
-    _copy(table, CHECKIN_COLUMNS, rows)
+    _copy(table, CHECKIN_COLUMNS, rows, CHECKIN_TYPES)
     return ({rec.index: targets[rec.index] for rec in new},
             {rec.index: targets[rec.index] for rec, _ in changed})
 
@@ -414,7 +470,7 @@ def write_learning_events(run: _Run, new, changed):
                         [run.client.pk, [rec.external_id for rec, _ in changed]])
     first, last = _local_months([rec.data.occurred_at for rec in items])
     ensure_monthly_partitions(table, first, last)
-    ids = _next_ids(table, len(items))
+    ids = _fact_ids(table, items)
     rows, targets = [], {}
     for rec, pk in zip(items, ids):
         d = rec.data

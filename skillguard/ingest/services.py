@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from skillguard.audit import services as audit
 from skillguard.core.errors import BusinessRuleError, Problem
 from skillguard.core.partitions import ensure_monthly_partitions
+from skillguard.ingest import sealing
 from skillguard.ingest.models import QuarantinedRecord, QuarantineStatus, Submission
 
 # Submissions made in the web UI ("correct and resubmit") carry no HTTP signature: the
@@ -47,16 +48,18 @@ def _verified_parts(verified) -> tuple[str, str, str]:
 
 def store_submission(client, verified, method: str, path: str, content_type: str,
                      body: bytes, record_count: int) -> SubmissionRef:
-    """Write the raw Submission row (in its monthly partition) and return a reference."""
+    """Write the raw Submission row (in its monthly partition) and return a reference.
+    The body is stored sealed; its SHA-256 is of the bytes as received (and signed)."""
     received_at = timezone.now()
     local_day = timezone.localtime(received_at).date()
     ensure_monthly_partitions("ingest_submission", local_day, local_day)
     key_id, signature_input, signature = _verified_parts(verified)
     body = bytes(body or b"")
+    body_key, sealed = sealing.seal_body(body)  # digest and signature: of the original
     sub = Submission(id=uuid.uuid4(), district_id=client.district_key, received_at=received_at,
                      client_id=client.pk, key_id=key_id[:64], method=method[:8],
-                     path=path[:255], content_type=(content_type or "")[:128], body=body,
-                     body_sha256=hashlib.sha256(body).hexdigest(),
+                     path=path[:255], content_type=(content_type or "")[:128], body=sealed,
+                     body_key=body_key, body_sha256=hashlib.sha256(body).hexdigest(),
                      signature_input=signature_input, signature=signature,
                      record_count=record_count)
     sub.save(force_insert=True)
@@ -82,6 +85,8 @@ def resubmit_quarantined(user, record: QuarantinedRecord, payload: dict):
         raise BusinessRuleError([Problem(field="status", code="not_open", message=_(
             "this record is no longer open for correction"), record=record.external_id)])
     client = record.client
+    # Personal values left as shown (masked) keep the values the record was sent with.
+    payload = sealing.restore_masked(payload, sealing.full_payload(record))
     submission = store_ui_submission(client, user, record.record_type, payload)
     outcome = ingest_records(client, submission, record.record_type, [payload])
     result = outcome.results[0]

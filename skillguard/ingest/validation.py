@@ -56,8 +56,13 @@ def record_label(external_id: str, line: int) -> str:
     return f"{external_id} (#{line})" if external_id else f"#{line}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical(payload: dict) -> tuple[dict, str]:
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The payload and the SHA-256 of its canonical JSON (sorted keys, compact, UTF-8) —
+    what idempotency compares; the encoder is built once (json.dumps builds one per call)."""
+    text = _CANONICAL.encode(payload)
     return payload, hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -190,13 +195,18 @@ class Checker:
     def id_hashes(self, recs, attr: str) -> dict[int, str]:
         """Check the ID numbers' checksums; {record index: lookup hash} of the valid ones."""
         out = {}
+        seen: dict[str, tuple] = {}  # a chunk names the same few people many times
         for r in recs:
-            value = normalise_id_number(getattr(r.data, attr) or "")
-            reason = id_number_problem(value)
-            if reason:
-                self.add(r, attr, "invalid_id_number", reason)
+            raw = getattr(r.data, attr) or ""
+            known = seen.get(raw)
+            if known is None:
+                value = normalise_id_number(raw)
+                reason = id_number_problem(value)
+                known = seen[raw] = (reason, None if reason else lookup_hash(value))
+            if known[0]:
+                self.add(r, attr, "invalid_id_number", known[0])
             else:
-                out[r.index] = lookup_hash(value)
+                out[r.index] = known[1]
         return out
 
     def trainees(self, recs, attr="trainee_id_number") -> dict[int, dict]:

@@ -12,12 +12,14 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from skillguard.accounts.roles import Role
+from skillguard.audit.services import record_personal_read
 from skillguard.core.errors import BusinessRuleError
 from skillguard.core.scoping import can
-from skillguard.ingest import forms, queries, services
+from skillguard.ingest import forms, queries, sealing, services
 from skillguard.ingest.models import QuarantinedRecord, QuarantineStatus
 
 
@@ -52,14 +54,28 @@ def quarantine_list(request):
         "title": _("quarantine"), "filter_form": filters, "page": page})
 
 
+@never_cache
 @login_required
 def quarantine_detail(request, pk: int):
+    """The record as received, personal data masked; "show in full" (POST ``reveal``) is
+    for roles that may reveal and is recorded in the audit trail. Correcting a masked
+    record leaves the personal values it does not change as they were sent."""
     record = queries.quarantined(request.user, pk)
     may_correct = _may_correct(request.user, record)
-    form = forms.CorrectionForm(record.record_type, record.payload,
-                                request.POST if request.method == "POST" else None)
+    may_reveal = can(request.user, "reveal", QuarantinedRecord)
+    revealing = request.method == "POST" and "reveal" in request.POST
+    shown = record.payload
+    if revealing:
+        if not may_reveal:
+            raise PermissionDenied
+        shown = sealing.full_payload(record)
+        record_personal_read(request.user, record, ["payload"],
+                             purpose="quarantined record shown in full")
+    form = forms.CorrectionForm(record.record_type, shown,
+                                request.POST if request.method == "POST" and not revealing
+                                else None)
     result_problems = []
-    if request.method == "POST":
+    if request.method == "POST" and not revealing:
         if not may_correct:
             raise PermissionDenied
         if form.is_valid():
@@ -75,7 +91,8 @@ def quarantine_detail(request, pk: int):
     return render(request, "ingest/quarantine_detail.html", {
         "title": _("quarantined record"), "record": record,
         "problems": _localised(record.problems), "result_problems": _localised(result_problems),
-        "form": form, "may_correct": may_correct})
+        "form": form, "may_correct": may_correct, "payload": shown, "revealed": revealing,
+        "may_reveal": may_reveal and not revealing})
 
 
 @login_required

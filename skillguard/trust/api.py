@@ -21,7 +21,9 @@ from skillguard.trust.auth import EnrolmentAuth, SignedRequestAuth
 from skillguard.trust.models import Algorithm, ServerKey
 
 router = Router(tags=["keys 密钥"])
-ERRORS = {401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut}
+# Refusals every signed operation may answer: 400 (e.g. NUL characters), 401 (signature),
+# 404, 422 (parameters).
+ERRORS = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut, 422: ErrorsOut}
 
 
 class KeyIn(Schema):

@@ -188,6 +188,8 @@ def test_pg_dump_holds_no_plaintext_personal_data(world):
 
     secrets_ = plaintexts(Trainee) + plaintexts(Teacher) + [old_phone]
     assert "13655556666" in secrets_ and len(secrets_) == 6 * 2 + 2 * 2 + 1
+    docked = _docking_pushes(world)  # raw bodies, quarantine, earlier versions
+    secrets_ += docked + plaintexts(Trainee)
     assert connection.settings_dict["NAME"].startswith("test_")
     dump = dump_test_database()
     assert "COPY public.registry_trainee" in dump  # it is really the test database
@@ -195,3 +197,33 @@ def test_pg_dump_holds_no_plaintext_personal_data(world):
         assert value not in dump, f"plaintext personal data {value[:3]}… in the dump"
     for row in list(Trainee.objects.all()) + list(Teacher.objects.all()):
         assert row.id_number_masked in dump and row.phone_masked in dump
+    # the docking tables were really dumped, with the masked forms only
+    for table in ("ingest_submission", "ingest_quarantinedrecord", "ingest_recordversion"):
+        assert f"COPY public.{table}" in dump
+    assert docked[2][:3] + "*" * 11 + docked[2][-4:] in dump  # quarantined, shown masked
+
+
+def _docking_pushes(world) -> list[str]:
+    """Push through the docking pipeline what leaves personal data in its tables: an
+    accepted trainee, a quarantined trainee, a check-in changed into a second version.
+    Returns the plaintext ID numbers and phones sent."""
+    import datetime as dt
+
+    from skillguard.core.testing import make_id_number
+    from skillguard.ingest.models import QuarantinedRecord, RecordVersion
+    from skillguard.ingest.tests.test_pipeline import checkin, client_of, submit
+
+    client = client_of(world.a)
+    ok_id = make_id_number(world.a.district.code, dt.date(1992, 5, 6), 417)
+    bad_id = make_id_number(world.a.district.code, dt.date(1993, 7, 8), 529)
+    _ref, out = submit(client, "trainee", [
+        {"external_id": "DT-1", "name": "对接甲", "id_number": ok_id, "phone": "13712340001",
+         "category": "employed"},
+        {"external_id": "DT-2", "name": "对接乙", "id_number": bad_id, "phone": "13712340002",
+         "category": "pirate"}])
+    assert (out.accepted, out.rejected) == (1, 1)
+    submit(client, "checkin", [checkin(world.a, 9, minutes=5)])
+    submit(client, "checkin", [checkin(world.a, 9, minutes=6)])
+    assert QuarantinedRecord.objects.count() == 1 and RecordVersion.objects.count() == 1
+    return [ok_id, "13712340001", bad_id, "13712340002",
+            checkin(world.a, 9)["trainee_id_number"]]

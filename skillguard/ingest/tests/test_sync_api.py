@@ -6,6 +6,7 @@ import json
 import pytest
 
 from skillguard.ingest.models import Submission
+from skillguard.ingest.sealing import submission_body, verify_submission
 from skillguard.ingest.tests.test_pipeline import checkin, client_of
 from skillguard.trust.testing import Signer, add_key
 
@@ -30,8 +31,11 @@ def test_push_answers_per_record_and_traces_back(world, signer):
     assert body["results"][1]["problems"][0]["field"] == "kind"
     sub_id = body["submission_id"]
     stored = Submission.objects.get(id=sub_id)
-    assert json.loads(bytes(stored.body))["records"][0]["external_id"] == "CI-1"
+    assert b"CI-1" not in bytes(stored.body)  # sealed at rest
+    assert json.loads(submission_body(stored))["records"][0]["external_id"] == "CI-1"
     assert stored.signature.startswith("sg=")
+    # non-repudiation survives the sealing: the kept digest and signature still verify
+    assert verify_submission(stored) == {"digest_ok": True, "signature_ok": True}
 
     res = signer.request("GET", f"{URL}/submissions/{sub_id}")
     assert res.status_code == 200 and res.json()["body_sha256"] == stored.body_sha256
@@ -75,3 +79,18 @@ def test_schemas_are_public(client):
     assert "签到" in json.dumps(schema, ensure_ascii=False)
     assert schema["additionalProperties"] is False
     assert client.get(f"{URL}/schemas/nope.json").status_code == 404
+
+
+def test_nan_is_refused_as_malformed_json(world, signer):
+    """NaN is no JSON (and jsonb cannot store it): refused with a code, never a 500."""
+    res = signer.request("POST", "/api/docking/v1/records/checkin",
+                         body=b'{"records": [{"external_id": "N-1", "latitude": NaN}]}')
+    assert res.status_code == 400 and res.json()["errors"][0]["code"] == "malformed_json"
+    from skillguard.ingest import batches
+    from skillguard.ingest.tests.batch_helpers import VERIFIED, make_client
+
+    client = make_client(world, name="NaN 系统")
+    _batch, error = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson",
+                                        b'{"external_id": "N-2", "latitude": NaN}\n',
+                                        path="/test", enqueue=False)
+    assert error is not None and error.code == "malformed_jsonl" and error.line == 1

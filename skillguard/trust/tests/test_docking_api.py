@@ -172,6 +172,25 @@ def test_query_is_covered(world):
     assert _codes(tampered) == ["bad_signature"]
 
 
+def test_text_plain_added_by_the_server_to_a_bodiless_request_is_tolerated(world):
+    """wsgiref (Django's development and live test servers) reports "text/plain" for a
+    request sent without Content-Type: a bodiless request signed with none still verifies —
+    and only that case: with a body, the Content-Type signed is the one that counts."""
+    from skillguard.trust.testing import docking_client_for
+
+    key, private_key = add_key(docking_client_for(world.a.institution))
+    headers = ref.sign_request("GET", P + "/whoami", "", b"", "", key.key_id, private_key)
+    as_wsgiref = Client().generic("GET", P + "/whoami", headers=headers,
+                                  content_type="text/plain")
+    assert as_wsgiref.status_code == 200, as_wsgiref.content
+    body = b'{"records": []}'
+    headers = ref.sign_request("POST", P + "/records/checkin", "", body, "", key.key_id,
+                               private_key)
+    relabelled = Client().generic("POST", P + "/records/checkin", data=body, headers=headers,
+                                  content_type="text/plain")
+    assert _codes(relabelled) == ["bad_signature"]
+
+
 def test_a_client_sees_and_revokes_only_its_own_keys(world):
     from skillguard.trust.testing import docking_client_for
 

@@ -50,6 +50,9 @@ class Command(BaseCommand):
                     model._base_manager.bulk_update(changed, columns)
                 total += len(changed)
             self.stdout.write(f"{model._meta.label}: done")
+        for config in apps.get_app_configs():  # sealed data outside PersonalData columns
+            if hasattr(config, "rotate_sealed_data"):
+                total += config.rotate_sealed_data(ring)
         audit._event(None, "update", object_type="core.fieldkeys",
                      object_repr=f"re-sealed {total} rows with key {ring.current_id}").save()
         self.stdout.write(self.style.SUCCESS(f"re-sealed {total} rows with key {ring.current_id}"))
