@@ -82,14 +82,18 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                              "trainingclass": {VIEW, ADD, CHANGE, SUBMIT, EXPORT},
                              "session": {VIEW, ADD, CHANGE, DELETE, IMPORT},
                              "enrolment": {VIEW, ADD, CHANGE, DELETE, IMPORT, EXPORT},
-                             "quarantinedrecord": {VIEW, CHANGE}, "recordidentity": {VIEW},
+                             "quarantinedrecord": {VIEW, CHANGE, REVEAL}, "recordidentity": {VIEW},
                              "ingestbatch": {VIEW},
                              **{m: {VIEW} for m in EVIDENCE},
                              # only cases dispatched to the institution (cases.queries)
                              "case": {VIEW, ANSWER}, "caseevent": {VIEW}},
-    Role.TEACHER: {m: {VIEW} for m in ("district", "institution", "venue", "room", "occupation",
-                                       "course", "teacher", "teacherqualification", "trainee",
-                                       "trainingclass", "session", "enrolment")},
+    Role.TEACHER: {**{m: {VIEW} for m in ("district", "institution", "venue", "room",
+                                          "occupation", "course", "teacher",
+                                          "teacherqualification", "trainee", "trainingclass",
+                                          "session", "enrolment")},
+                   # hours of the classes they teach (not the raw evidence)
+                   **{m: {VIEW} for m in ("sessionattendance", "enrolmenthours",
+                                          "subsidyverdict")}},
     Role.TRAINEE: {**{m: {VIEW} for m in ("district", "institution", "venue", "room",
                                           "occupation", "course", "trainingclass", "session",
                                           "enrolment")},
@@ -102,7 +106,10 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                                                           "session", "enrolment",
                                                           "trainingclass", "teacherqualification")},
                       "quarantinedrecord": {VIEW}, "recordidentity": {VIEW},
-                           "ingestbatch": {VIEW}},
+                           "ingestbatch": {VIEW},
+                      # computed hours and verdicts of its institution / district
+                      **{m: {VIEW} for m in ("sessionattendance", "enrolmenthours",
+                                             "subsidyverdict")}},
 }
 
 

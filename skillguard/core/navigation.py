@@ -20,6 +20,10 @@ MENU = [
     (_("Data quality"), "distribution:quality", "distribution.qualitysource"),
     (_("Docking clients"), "trust:client_list", "ingest.dockingclient"),
     (_("Quarantine"), "ingest:quarantine_list", "ingest.quarantinedrecord"),
+    (_("Warnings"), "supervision:warning_list", "supervision.warning"),
+    (_("Warning rules"), "supervision:rule_list", "supervision.rule"),
+    (_("Cases"), "cases:case_list", "cases.case"),
+    (_("Spot checks"), "cases:spotcheck_list", "cases.spotcheck"),
     (_("Audit trail"), "audit:event_list", "audit.auditevent"),
 ]
 

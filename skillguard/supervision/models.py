@@ -29,7 +29,8 @@ class Rule(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     objects = RestrictedManager()
-    scope = Scope()  # city-wide catalogue; who may view it is decided by the role table
+    # The city-wide catalogue: every role the role table lets view rules sees all of it.
+    scope = Scope(public=True)
 
     class Meta:
         ordering = ["code"]
@@ -55,7 +56,7 @@ class RuleVersion(models.Model):
     created_at = models.DateTimeField(_("changed"), auto_now_add=True)
 
     objects = RestrictedManager()
-    scope = Scope()
+    scope = Scope(public=True)
 
     class Meta:
         ordering = ["rule", "-number"]
@@ -104,7 +105,9 @@ class RuleRun(models.Model):
     results = models.JSONField(_("results"), default=dict, blank=True)
 
     objects = RestrictedManager()
-    scope = Scope()
+    # Runs are city-wide like the catalogue; what a back-test found is filtered to the
+    # viewer's district when shown (supervision.queries.visible_results).
+    scope = Scope(public=True)
 
     class Meta:
         ordering = ["-id"]

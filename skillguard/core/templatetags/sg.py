@@ -23,6 +23,8 @@ _TONES = {
     "create": "ok", "update": "info", "delete": "danger", "transition": "primary",
     "read_personal": "warn", "export": "info", "import": "info", "login": "muted",
     "login_failed": "danger", "logout": "muted",
+    "open": "warn", "in_case": "info", "queued": "info", "running": "primary", "ok": "ok",
+    "failed": "danger", "low": "muted", "medium": "info", "high": "warn", "critical": "danger",
 }
 
 

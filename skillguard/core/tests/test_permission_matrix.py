@@ -173,7 +173,95 @@ def _ingest_batch(side):
                 record_type="checkin", file_format="jsonl", status=BatchStatus.DONE))
 
 
+def _warning_rule():
+    """A supervision rule's catalogue row (public: the same in and out of scope); its URL
+    key is the code (URL_KEYS)."""
+    from skillguard.supervision import engine
+    from skillguard.supervision.models import Rule
+
+    engine.ensure_catalogue()
+    rule = Rule.objects.select_related("current_version").order_by("code").first()
+    assert rule is not None, "no supervision rule is registered"
+    return rule
+
+
+def _rule_run(world):
+    from django.utils import timezone
+
+    from skillguard.supervision.models import RuleRun
+
+    rule = _warning_rule()
+    now = timezone.now()
+    return (rule.runs.order_by("pk").first()
+            or RuleRun.objects.create(rule=rule, version=rule.current_version, mode="backtest",
+                                      window_start=now - dt.timedelta(days=7), window_end=now,
+                                      status="ok", results={"count": 0}))
+
+
+def _warning(side):
+    from django.utils import timezone
+
+    from skillguard.supervision.models import Warning
+
+    rule = _warning_rule()
+    now = timezone.now()
+    return Warning.objects.get_or_create(
+        rule=rule, fingerprint=f"walk-{side.institution.pk}",
+        defaults={"rule_version": rule.current_version, "subject": f"walk:{side.institution.pk}",
+                  "severity": "high", "level": "district", "district": side.district,
+                  "institution": side.institution, "summary_zh": "走查预警",
+                  "summary_en": "walk warning", "occurred_at": now, "first_seen_at": now,
+                  "last_seen_at": now, "evidence": [["institution", side.institution.pk]]})[0]
+
+
+def _case(side):
+    """A case of the side's district, dispatched to its institution (so the institution
+    admin sees it: a case never dispatched answers 404 to an institution)."""
+    from django.utils import timezone
+
+    from skillguard.cases import services as cases
+    from skillguard.cases.models import Case
+
+    existing = Case.objects.filter(district=side.district).order_by("pk").first()
+    if existing:
+        return existing
+    case = cases.open_case(None, district=side.district, institution=side.institution,
+                           title="walk case", severity="medium")
+    cases.assign_case(None, case, assignee=side.users["district_supervisor"])
+    return cases.dispatch_case(None, case, request_text="walk",
+                               deadline=timezone.now() + dt.timedelta(days=3))
+
+
+def _spot_check(side):
+    from skillguard.cases import services as cases
+    from skillguard.cases.models import SpotCheck
+
+    return (SpotCheck.objects.filter(district=side.district).order_by("pk").first()
+            or cases.draw_spot_check(None, kind="attendance", sample_size=3, seed="walk",
+                                     district=side.district))
+
+
+def _spot_check_item(side):
+    return _first(_spot_check(side).items)
+
+
+def _case_attachment(side):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    case = _case(side)
+    return (case.attachments.order_by("pk").first()
+            or __import__("skillguard.cases.services", fromlist=["x"]).attach_to_case(
+                None, case, [SimpleUploadedFile("walk.txt", b"walk", "text/plain")])[0])
+
+
 OBJECT_FILLERS = {
+    "case": lambda w: (_case(w.a), _case(w.b)),
+    "spotcheck": lambda w: (_spot_check(w.a), _spot_check(w.b)),
+    "spotcheckitem": lambda w: (_spot_check_item(w.a), _spot_check_item(w.b)),
+    "attachment": lambda w: (_case_attachment(w.a), _case_attachment(w.b)),
+    "warningrule": lambda w: (_warning_rule(), None),
+    "rulerun": lambda w: (_rule_run(w), None),
+    "warning": lambda w: (_warning(w.a), _warning(w.b)),
     "ingestbatch": lambda w: (_ingest_batch(w.a), _ingest_batch(w.b)),
     "rule": lambda w: (_rule(w.a), _rule(w.b)),
     "delivery": lambda w: (_delivery(w.a), _delivery(w.b)),
@@ -204,7 +292,15 @@ ALIASES = {"trainingclass": "class", "classes": "class", "institutionfiling": "f
            "auditevent": "event", "importbatch": "batch", "import": "batch",
            "dockingclient": "client", "clientkey": "key",
            "distributionrule": "rule", "webhookdelivery": "delivery",
-           "quarantinedrecord": "quarantine"}
+           "quarantinedrecord": "quarantine",
+           # supervision: rules are named by their code in URLs; runs and back-tests by id
+           "code": "warningrule", "run": "rulerun", "backtest": "rulerun"}
+# How a record appears in a URL when it is not its pk.
+URL_KEYS = {"warningrule": lambda rule: rule.code}
+
+
+def _url_key(alias, obj):
+    return URL_KEYS[alias](obj) if alias in URL_KEYS else obj.pk
 # Parameters that are not records: the same value in and out of scope.
 VALUE_FILLERS = {"kind": "trainee", "fmt": "csv", "field": "id_number", "format": "csv"}
 # (URL name, parameter) → alias or ("value", literal) where the rules above guess wrong.
@@ -297,11 +393,11 @@ def fill(route: Route, world) -> dict[str, dict | None]:
             continue
         a, b = OBJECT_FILLERS[alias](world)
         has_objects = True
-        inside[param], missing[param] = a.pk, _missing(a.pk)
+        inside[param], missing[param] = _url_key(alias, a), _missing(a.pk)
         if b is None:
             public = True
         else:
-            outside[param] = b.pk
+            outside[param] = _url_key(alias, b)
     return {"in": inside, "out": outside if has_objects and not public else None,
             "missing": missing if has_objects else None}
 
@@ -622,6 +718,18 @@ def _api_context(world):
 # operationId → (world, context) → a valid request body for the in-scope record. Every
 # operation with a request body needs one (else the test says so).
 API_BODIES = {
+    "assignCase": lambda w, c: {"assignee": w.a.users["district_supervisor"].pk,
+                                "comment": "walk"},
+    "dispatchCase": lambda w, c: {"request_text": "walk", "answer_deadline": (
+        c["starts"] + dt.timedelta(days=30)).isoformat()},
+    "answerCase": lambda w, c: {"explanation": "walk"},
+    "verifyCase": lambda w, c: {"note": "walk"},
+    "closeCase": lambda w, c: {"conclusion": "unfounded", "comment": "walk"},
+    "escalateCase": lambda w, c: {"reason": "walk"},
+    "reopenCase": lambda w, c: {"reason": "walk"},
+    "commentCase": lambda w, c: {"text": "walk"},
+    "drawSpotCheck": lambda w, c: {"kind": "attendance", "sample_size": 2, "seed": "walk"},
+    "recordSpotCheckResult": lambda w, c: {"outcome": "pass", "findings": "walk"},
     "createInstitution": lambda w, c: {
         "name": "走查机构", "credit_code": make_credit_code(90),
         "district": w.a.district.pk, "kind": "private_school"},
@@ -655,6 +763,11 @@ API_BODIES = {
     "createEnrolment": lambda w, c: {"training_class": w.a.draft_class.pk,
                                      "trainee": c["spare_trainee"].pk},
     "updateEnrolment": lambda w, c: {"status": "withdrawn"},
+    # supervision: a change the city admin may make (enabled flips), a back-test window
+    "changeRule": lambda w, c: {"enabled": not _warning_rule().enabled, "comment": "walk"},
+    "createRuleBacktest": lambda w, c: {
+        "window_start": (c["starts"] - dt.timedelta(days=30)).isoformat(),
+        "window_end": c["starts"].isoformat()},
 }
 
 
@@ -695,16 +808,16 @@ def fill_api(path: str, world) -> dict:
     for param in params:
         alias = _collection_alias(path, param)
         a, b = OBJECT_FILLERS[alias](world)
-        models[param] = type(a)
-        inside[param], missing[param] = a.pk, _missing(a.pk)
+        models[param] = (type(a), a.pk)
+        inside[param], missing[param] = _url_key(alias, a), _missing(a.pk)
         if b is None:
             public = True
         else:
-            outside[param] = b.pk
+            outside[param] = _url_key(alias, b)
     build = lambda values: re.sub(r"{(\w+)}", lambda m: str(values[m[1]]), path)  # noqa: E731
     return {"in": build(inside), "out": build(outside) if params and not public else None,
             "missing": build(missing) if params else None, "params": params,
-            "objects": {p: (models[p], inside[p]) for p in params}}
+            "objects": {p: models[p] for p in params}}
 
 
 # Query parameters that name a record: asked with world.b's record, a list must stay clean.
