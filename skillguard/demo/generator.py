@@ -60,6 +60,11 @@ FEMALE_SHARE = {"care": 0.85, "catering": 0.45, "beauty": 0.8, "mechanical": 0.0
                 "auto": 0.15, "digital": 0.5, "business": 0.4, "health": 0.7}
 CATEGORY_WEIGHTS = (("unemployed", 38), ("employed", 45), ("retired", 3), ("student", 7),
                     ("other", 7))
+# Retired people and full-time students are not eligible for subsidised training: they
+# appear only on applications not (yet) approved; the review screens them out of held
+# classes (the INELIGIBLE_CATEGORY rule and demo.fraud show what happens when it does not).
+INELIGIBLE_CATEGORIES = ("retired", "student")
+HELD_STATUSES = ("approved", "in_progress", "finished")
 CATEGORY_AGES = {"unemployed": (20, 55, 34), "employed": (20, 58, 32), "retired": (55, 70, 60),
                  "student": (17, 23, 19), "other": (18, 60, 36)}
 
@@ -763,12 +768,14 @@ class Planner:
             if reservoir and rng.random() < reuse:
                 for _try in range(6):
                     cand = reservoir[rng.randrange(len(reservoir))]
-                    if self._eligible(cand, record, online):
+                    if self._eligible(cand, record, online, status in HELD_STATUSES):
                         trainee = cand
                         break
             enrolled = cls.created_at + dt.timedelta(seconds=rng.randrange(window))
             if trainee is None:
                 category = "employed" if online else self.categories.pick(rng)
+                if category in INELIGIBLE_CATEGORIES and status in HELD_STATUSES:
+                    category = "unemployed" if rng.random() < 0.45 else "employed"
                 trainee = self.person(female, CATEGORY_AGES[category])
                 trainee.category = category
                 r = rng.random()
@@ -793,11 +800,13 @@ class Planner:
             cls.enrolments.append((trainee, state, enrolled))
 
     @staticmethod
-    def _eligible(trainee: PersonPlan, record, online: bool) -> bool:
+    def _eligible(trainee: PersonPlan, record, online: bool, held: bool = False) -> bool:
         """May this person take another subsidised class? Per calendar year each subsidy
         type once and at most three in all; never the same occupation twice; never two
-        classes at once."""
+        classes at once; never retired people or students in a held class."""
         year, subsidy, occupation, start, end = record
+        if held and trainee.category in INELIGIBLE_CATEGORIES:
+            return False
         if online and trainee.category != "employed":
             return False
         same_year = 0
@@ -1294,6 +1303,11 @@ def reset_demo(stdout=None) -> dict[str, int]:
                 counts[table] = c.fetchone()[0]
             if truncate:
                 c.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in truncate) + " RESTART IDENTITY")
+            # check-ins point at sessions and enrolments without foreign keys (partitioned
+            # fact table): they go with the registry
+            c.execute("select count(*) from attendance_checkin")
+            counts["attendance_checkin"] = c.fetchone()[0]
+            c.execute("TRUNCATE attendance_checkin")
         anchored = User.objects.filter(
             models.Q(username__in=demo_usernames()) | models.Q(institution__isnull=False)
             | models.Q(teacher__isnull=False) | models.Q(trainee__isnull=False))
