@@ -452,6 +452,7 @@ def unqualified_teacher(st: _State) -> list[tuple[str, str]]:
         JOIN registry_teacher t2 ON t2.institution_id = c.institution_id
              AND t2.id <> s.teacher_id
         WHERE c.status IN ('in_progress', 'finished') AND {FREE_CLASS.format(c="c")}
+          AND s.ends_at < %(now)s  -- a session already held: a sweep up to now must see it
           AND NOT EXISTS (
               SELECT 1 FROM registry_teacherqualification tq
               WHERE tq.teacher_id = t2.id AND tq.occupation_id = co.occupation_id)

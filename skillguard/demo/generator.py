@@ -1443,7 +1443,7 @@ def build_city(scale: float = 1.0, seed: int = 2026, *, reset: bool = False,
             if stdout and stats.chunks % 10 == 0:
                 stdout.write(f"  … {institutions} institutions, "
                              f"{stats.rows['registry.enrolment']} enrolments\n")
-    if analyze and not connection.in_atomic_block:
+    if analyze:  # fresh statistics, or the planner picks nested loops over millions of rows
         t0 = time.perf_counter()
         with connection.cursor() as c:
             for table in (writer.institution, writer.venue, writer.teacher, writer.trainee,
