@@ -280,6 +280,16 @@ class SharedDevice(SQLRule):
         p = ctx.params
         q = Query(ctx, n=p["min_trainees"], n_ip=p["min_trainees_ip"], check_ip=p["check_ip"])
         scope = _scope(q)
+        # Incremental runs: only the devices / IPs the new evidence used (a semi-join on
+        # the touched rows) are grouped, not every device of the touched days.
+        touched = {"device_id": "TRUE", "ip": "TRUE"}
+        if ctx.incremental:
+            inner = q.scope(sessions=("x.session_id",), trainees=("x.trainee_id",),
+                            institutions=("x.institution_id",))
+            for col in touched:
+                touched[col] = (f"ci.{col} IN (SELECT x.{col} FROM attendance_checkin x "
+                                f"WHERE x.occurred_at >= %(ws)s AND x.occurred_at < %(we)s "
+                                f"AND NOT x.superseded AND {inner})")
         select = """count(DISTINCT ci.trainee_id) AS trainees,
                    (array_agg(ci.district_id ORDER BY ci.occurred_at))[1] AS district_id,
                    (array_agg(ci.institution_id ORDER BY ci.occurred_at))[1] AS institution_id,
@@ -290,13 +300,13 @@ class SharedDevice(SQLRule):
         rows = q.rows(f"""
             SELECT 'device' AS kind, ci.device_id AS key, {select}
             FROM attendance_checkin ci
-            WHERE {IN_WINDOW} AND ci.device_id <> ''
+            WHERE {IN_WINDOW} AND ci.device_id <> '' AND {touched["device_id"]}
             GROUP BY ci.device_id
             HAVING count(DISTINCT ci.trainee_id) >= %(n)s AND bool_or({scope})
             UNION ALL
             SELECT 'ip', host(ci.ip), {select}
             FROM attendance_checkin ci
-            WHERE %(check_ip)s AND {IN_WINDOW} AND ci.ip IS NOT NULL
+            WHERE %(check_ip)s AND {IN_WINDOW} AND ci.ip IS NOT NULL AND {touched["ip"]}
             GROUP BY ci.ip
             HAVING count(DISTINCT ci.trainee_id) >= %(n_ip)s AND bool_or({scope})
             ORDER BY 1, 2""")

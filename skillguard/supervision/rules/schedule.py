@@ -92,6 +92,15 @@ class _DoubleBooked(SQLRule):
         q = Query(ctx, overlap=ctx.params["min_overlap_minutes"])
         scope = q.scope(sessions=("s1.id", "s2.id"),
                         institutions=("c1.institution_id", "c2.institution_id"))
+        # Incremental runs: only the teachers / rooms of the touched sessions (or
+        # institutions) are self-joined, not every session from the window on.
+        resources = "TRUE"
+        if ctx.incremental:
+            inner = q.scope(sessions=("x.id",), institutions=("xc.institution_id",))
+            resources = (f"s1.{col} IN (SELECT x.{col} FROM registry_session x "
+                         f"JOIN registry_trainingclass xc ON xc.id = x.training_class_id "
+                         f"WHERE x.{col} IS NOT NULL "
+                         f"AND x.starts_at >= %(ws)s - interval '1 day' AND {inner})")
         rows = q.rows(f"""
             SELECT s1.{col} AS resource, s1.id AS session_a, s2.id AS session_b,
                    c1.id AS class_a, c2.id AS class_b, c1.code AS code_a, c2.code AS code_b,
@@ -111,7 +120,7 @@ class _DoubleBooked(SQLRule):
               AND LEAST(s1.ends_at, s2.ends_at) - s2.starts_at
                   >= make_interval(mins => %(overlap)s)
               AND s1.starts_at >= %(ws)s - interval '1 day' AND s2.starts_at >= %(ws)s
-              AND (%(ahead)s OR s2.starts_at < %(we)s) AND {scope}
+              AND (%(ahead)s OR s2.starts_at < %(we)s) AND {scope} AND {resources}
             ORDER BY s1.{col}, s1.id, s2.id""")
         for r in rows:
             a, b = sorted((r["session_a"], r["session_b"]))
