@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
@@ -16,8 +15,7 @@ from skillguard.cases import forms, queries, services
 from skillguard.cases.models import Case, CaseState, SpotCheck
 from skillguard.cases.tables import CaseTable, SpotCheckTable
 from skillguard.core.errors import BusinessRuleError
-from skillguard.core.exports import csv_export
-from skillguard.core.pages import action, form_page, list_page, require, wants_fragment
+from skillguard.core.pages import action, form_page, list_page, require
 from skillguard.core.scoping import can
 
 STEP_LABELS = {
@@ -45,28 +43,15 @@ def case_list(request):
     filters = filter_form.filters() if request.GET else {}
     qs = queries.cases(user, **filters)
     table = CaseTable(qs, request)
-    may_export = can(user, "export", Case)
-    if request.GET.get("export") == "csv":
-        if not may_export:
-            raise PermissionDenied
-        return csv_export(user, table.queryset, table.export_fields, "cases",
-                          filters=request.GET.urlencode())
     actions = []
-    if may_export:
-        query = request.GET.copy()
-        query.pop("page", None)
-        query["export"] = "csv"
-        actions.append(action(_("Export CSV"), "?" + query.urlencode()))
     if can(user, "view", SpotCheck):
         actions.append(action(_("Spot checks"), reverse("cases:spotcheck_list")))
-    context = {"title": _("Cases"), "table": table, "filter_form": filter_form,
-               "actions": actions, "counts": queries.counts(qs, by_district=user.is_city_wide),
-               "intro": _("Warnings, failed spot checks and matters opened by hand that a "
-                          "supervisor must handle (督导处置).")}
-    template = "cases/_results.html" if wants_fragment(request, "results") else "cases/list.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return list_page(
+        request, title=_("Cases"), table=table, filter_form=filter_form, actions=actions,
+        intro=_("Warnings, failed spot checks and matters opened by hand that a supervisor "
+                "must handle (督导处置)."),
+        results_template="cases/_results.html",
+        context={"counts": queries.counts(qs, by_district=user.is_city_wide)})
 
 
 def _steps(user, case) -> list[str]:

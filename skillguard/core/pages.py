@@ -31,7 +31,11 @@ def action(label, url, tone="secondary"):
     return {"label": label, "url": url, "tone": tone}
 
 
-def list_page(request, *, title, table, filter_form=None, actions=(), intro=""):
+def list_page(request, *, title, table, filter_form=None, actions=(), intro="",
+              results_template="registry/_results.html", context=None):
+    """A filtered, sorted, paged list with its CSV export (scoped, audited). The part that
+    htmx refreshes is ``results_template`` (the table, or e.g. counts above the table, which
+    then reads ``context``)."""
     model = table.queryset.model
     may_export = bool(table.export_fields) and can(request.user, "export", model)
     if request.GET.get("export") == "csv":
@@ -44,11 +48,11 @@ def list_page(request, *, title, table, filter_form=None, actions=(), intro=""):
         query.pop("page", None)
         query["export"] = "csv"
         actions = [*actions, action(_("Export CSV"), "?" + query.urlencode())]
-    context = {"title": title, "table": table, "filter_form": filter_form,
-               "actions": [a for a in actions if a and a["url"]], "intro": intro}
-    template = ("registry/_results.html" if wants_fragment(request, "results")
-                else "registry/list.html")
-    response = render(request, template, context)
+    page = {**(context or {}), "title": title, "table": table, "filter_form": filter_form,
+            "actions": [a for a in actions if a and a["url"]], "intro": intro,
+            "results_template": results_template}
+    template = results_template if wants_fragment(request, "results") else "registry/list.html"
+    response = render(request, template, page)
     patch_vary_headers(response, ["HX-Request"])  # fragment and page must not share a cache
     return response
 

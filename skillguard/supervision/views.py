@@ -10,7 +10,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from skillguard.core.exports import csv_export
 from skillguard.core.pages import action, form_page, list_page, require, wants_fragment
 from skillguard.core.scoping import can
 from skillguard.registry.models import District
@@ -215,27 +214,14 @@ def warning_list(request):
         institutions=queries.warning_institutions(user), rule_choices=rule_choices)
     qs = queries.warnings(user, **form.filters())
     table = WarningTable(qs, request)
-    if request.GET.get("export") == "csv":
-        require(user, "export", Warning)
-        return csv_export(user, table.queryset, table.export_fields, "warning",
-                          filters=request.GET.urlencode())
     actions = []
-    if can(user, "export", Warning):
-        query = request.GET.copy()
-        query.pop("page", None)
-        query["export"] = "csv"
-        actions.append(action(_("Export CSV"), "?" + query.urlencode()))
     if can(user, "view", Rule):
         actions.append(action(_("Warning rules"), reverse("supervision:rule_list")))
-    context = {"title": _("Warnings"), "table": table, "filter_form": form,
-               "actions": actions, "counts": queries.warning_counts(qs),
-               "intro": _("One warning (预警) per anomaly, however often the rules find "
-                          "it again.")}
-    template = ("supervision/_warning_results.html" if wants_fragment(request, "results")
-                else "supervision/warning_list.html")
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return list_page(
+        request, title=_("Warnings"), table=table, filter_form=form, actions=actions,
+        intro=_("One warning (预警) per anomaly, however often the rules find it again."),
+        results_template="supervision/_warning_results.html",
+        context={"counts": queries.warning_counts(qs)})
 
 
 @login_required
