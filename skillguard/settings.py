@@ -73,6 +73,10 @@ INSTALLED_APPS = [
     "skillguard.subsidies",
     "skillguard.supervision",
     "skillguard.cases",
+    "skillguard.cameras",
+    "skillguard.video",
+    "skillguard.cockpit",
+    "skillguard.reports",
     "skillguard.demo",
 ]
 

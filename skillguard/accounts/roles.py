@@ -45,6 +45,13 @@ EVIDENCE = ("checkin", "sessionattendance", "enrolmenthours", "hoursexclusion",
             "subsidyverdict")
 # The supervision engine's catalogue, runs and warnings.
 SUPERVISION = ("rule", "ruleversion", "rulerun", "warning")
+# The camera estate and what the media pipeline records about it (监管视频网).
+CAMERA_ESTATE = ("camera", "workorder", "inspection")
+VIDEO = ("streamsession", "mediaevent", "recordingsegment", "camerahealth", "sessioncoverage",
+         "clip")
+# Cockpit rollups and the statistics / report archive (数据驾驶舱, 统计报表).
+COCKPIT = ("dailytraining", "rollupstate")
+REPORTS = ("reportarchive", "exportjob")
 
 PERMISSIONS: dict[str, dict[str, set[str]]] = {
     Role.CITY_ADMIN: {ALL: {VIEW, ADD, CHANGE, DELETE, APPROVE, REVEAL, IMPORT, EXPORT},
@@ -59,7 +66,10 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                            "ingestbatch": {VIEW},
                            **{m: {VIEW, EXPORT} for m in EVIDENCE + SUPERVISION},
                            "case": {VIEW, HANDLE, EXPORT}, "caseevent": {VIEW},
-                           "spotcheck": {VIEW, ADD, CHANGE, EXPORT}},
+                           "spotcheck": {VIEW, ADD, CHANGE, EXPORT},
+                           **{m: {VIEW, EXPORT} for m in CAMERA_ESTATE + VIDEO + COCKPIT},
+                           "workorder": {VIEW, ADD, EXPORT}, "clip": {VIEW, ADD, EXPORT},
+                           "reportarchive": {VIEW, ADD, EXPORT}, "exportjob": {VIEW, ADD}},
     Role.DISTRICT_SUPERVISOR: {**{m: {VIEW, EXPORT} for m in REGISTRY},
                                "institution": {VIEW, ADD, CHANGE, EXPORT, IMPORT},
                                "institutionfiling": {VIEW, ADD, CHANGE, DELETE},
@@ -73,7 +83,10 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                                "ingestbatch": {VIEW},
                                **{m: {VIEW, EXPORT} for m in EVIDENCE + SUPERVISION},
                                "case": {VIEW, HANDLE, EXPORT}, "caseevent": {VIEW},
-                               "spotcheck": {VIEW, ADD, CHANGE, EXPORT}},
+                               "spotcheck": {VIEW, ADD, CHANGE, EXPORT},
+                               **{m: {VIEW, EXPORT} for m in CAMERA_ESTATE + VIDEO + COCKPIT},
+                               "workorder": {VIEW, ADD, EXPORT}, "clip": {VIEW, ADD, EXPORT},
+                               "reportarchive": {VIEW, ADD, EXPORT}, "exportjob": {VIEW, ADD}},
     Role.INSTITUTION_ADMIN: {**{m: {VIEW} for m in REGISTRY},
                              "venue": {VIEW, ADD, CHANGE}, "room": {VIEW, ADD, CHANGE, DELETE},
                              "teacher": {VIEW, ADD, CHANGE, REVEAL, IMPORT},
@@ -86,7 +99,14 @@ PERMISSIONS: dict[str, dict[str, set[str]]] = {
                              "ingestbatch": {VIEW},
                              **{m: {VIEW} for m in EVIDENCE},
                              # only cases dispatched to the institution (cases.queries)
-                             "case": {VIEW, ANSWER}, "caseevent": {VIEW}},
+                             "case": {VIEW, ANSWER}, "caseevent": {VIEW},
+                             # its cameras: request installation, report faults, see health
+                             # and coverage (recordings and clips are the supervisors')
+                             "camera": {VIEW, ADD}, "workorder": {VIEW, ADD},
+                             "inspection": {VIEW}, "camerahealth": {VIEW},
+                             "sessioncoverage": {VIEW},
+                             # its own cockpit
+                             **{m: {VIEW} for m in COCKPIT}},
     Role.TEACHER: {**{m: {VIEW} for m in ("district", "institution", "venue", "room",
                                           "occupation", "course", "teacher",
                                           "teacherqualification", "trainee", "trainingclass",

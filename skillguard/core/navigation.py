@@ -9,6 +9,7 @@ from skillguard.core.scoping import can
 # (label, url name, app_label.model whose view permission shows the item)
 MENU = [
     (_("Home"), "home", None),
+    (_("Data cockpit"), "cockpit:home", "cockpit.dailytraining"),
     (_("Institutions"), "registry:institution_list", "registry.institution"),
     (_("Classes"), "registry:class_list", "registry.trainingclass"),
     (_("Sessions"), "registry:session_list", "registry.session"),
@@ -24,6 +25,12 @@ MENU = [
     (_("Warning rules"), "supervision:rule_list", "supervision.rule"),
     (_("Cases"), "cases:case_list", "cases.case"),
     (_("Spot checks"), "cases:spotcheck_list", "cases.spotcheck"),
+    (_("Video wall"), "video:wall", "video.streamsession"),
+    (_("Cameras"), "cameras:camera_list", "cameras.camera"),
+    (_("Camera estate"), "cameras:estate", "cameras.camera"),
+    (_("Statistics"), "reports:statistics", "reports.exportjob"),
+    (_("Reports"), "reports:report_list", "reports.reportarchive"),
+    (_("Usage"), "reports:usage", "audit.auditevent"),
     (_("Audit trail"), "audit:event_list", "audit.auditevent"),
 ]
 
@@ -35,8 +42,13 @@ def menu_for(user) -> list[dict]:
         return []
     items = []
     for label, url_name, model_label in MENU:
-        if model_label and not can(user, "view", apps.get_model(model_label)):
-            continue
+        if model_label:
+            try:
+                model = apps.get_model(model_label)
+            except LookupError:  # app not built yet
+                continue
+            if not can(user, "view", model):
+                continue
         try:
             items.append({"label": label, "url": reverse(url_name), "name": url_name})
         except NoReverseMatch:  # page not built yet
