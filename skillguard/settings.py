@@ -190,3 +190,23 @@ LOGGING = {
 
 SKILLGUARD_REQUIRE_ALL = _env_flag("SKILLGUARD_REQUIRE_ALL")
 SKILLGUARD_TRUST_PROXY = _env_flag("SKILLGUARD_TRUST_PROXY")  # believe X-Real-IP from our proxy
+# Webhooks go to subscribers' public endpoints; loopback, private, link-local and reserved
+# addresses are refused (a subscriber must not make the server call its own network) unless
+# a deployment whose district systems sit on a private network allows them.
+SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = _env_flag("SKILLGUARD_WEBHOOK_ALLOW_PRIVATE")
+
+# Video supervision (issue 5): media server and live HLS (ingest). The media server's
+# callbacks carry MEDIA_HOOK_SECRET in their URL (generated once into the data dir).
+VIDEO_ROOT = Path(os.environ.get("SKILLGUARD_VIDEO_ROOT", DATA_DIR / "video")).resolve()
+MEDIA_SERVER = os.environ.get("SKILLGUARD_MEDIA_SERVER", "nginx-rtmp")
+RTMP_PORT = int(os.environ.get("SKILLGUARD_RTMP_PORT", "1935"))
+RTMP_PUBLIC_HOST = os.environ.get("SKILLGUARD_RTMP_HOST", "127.0.0.1")  # in publish URLs
+MEDIA_STAT_PORT = int(os.environ.get("SKILLGUARD_MEDIA_STAT_PORT", "18935"))  # localhost only
+NGINX_BINARY = os.environ.get("SKILLGUARD_NGINX", "/usr/sbin/nginx")
+NGINX_RTMP_MODULE = os.environ.get("SKILLGUARD_NGINX_RTMP_MODULE",
+                                   "/usr/lib/nginx/modules/ngx_rtmp_module.so")
+FFMPEG_BINARY = os.environ.get("SKILLGUARD_FFMPEG", "ffmpeg")
+MEDIA_HOOK_SECRET = os.environ.get("SKILLGUARD_MEDIA_HOOK_SECRET") or _secret_from_data_dir(
+    "media-hook-secret", lambda: secrets.token_urlsafe(32))
+CAMERA_HEARTBEAT_TIMEOUT_S = int(os.environ.get("SKILLGUARD_CAMERA_HEARTBEAT_TIMEOUT", "45"))
+CAMERA_SNAPSHOT_EVERY_S = int(os.environ.get("SKILLGUARD_CAMERA_SNAPSHOT_EVERY", "300"))

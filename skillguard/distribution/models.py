@@ -41,8 +41,9 @@ class Subscriber(models.Model):
     district = models.ForeignKey("registry.District", verbose_name=_("district"), null=True,
                                  blank=True, on_delete=models.PROTECT, related_name="+")
     webhook_url = models.URLField(_("webhook URL"), blank=True)
-    webhook_secret = models.CharField(_("webhook secret"), max_length=128, blank=True,
-                                      help_text=_("HMAC-SHA256 key of the webhook signature"))
+    # The HMAC-SHA256 key of the webhook signature, sealed at rest like personal data (the
+    # "_enc" suffix also keeps it out of audit snapshots and the admin).
+    webhook_secret_enc = models.TextField(_("webhook secret (sealed)"), blank=True)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -56,6 +57,18 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def webhook_secret(self) -> str:
+        from skillguard.core.crypto import unseal
+
+        return unseal(self.webhook_secret_enc) if self.webhook_secret_enc else ""
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        from skillguard.core.crypto import seal
+
+        self.webhook_secret_enc = seal(value) if value else ""
 
 
 class DistributionRule(models.Model):

@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import socket
+import urllib.parse
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -188,6 +192,40 @@ class DeliveryFailed(Exception):
     pass
 
 
+def webhook_target_problem(url: str):
+    """Why the server must not POST to ``url`` (a translatable message), or None.
+
+    Only http(s); every address the host resolves to must be public unless
+    ``SKILLGUARD_WEBHOOK_ALLOW_PRIVATE``: a subscriber may not make the server reach
+    loopback, private, link-local (cloud metadata) or reserved addresses. Checked when the
+    URL is saved and again before each delivery (DNS may have changed since)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return _("The webhook URL must be an http:// or https:// address with a host name.")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return _("The webhook host name does not resolve.")
+    if getattr(settings, "SKILLGUARD_WEBHOOK_ALLOW_PRIVATE", False):
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global or address.is_multicast:
+            return _("The webhook host resolves to a loopback, private, link-local or reserved "
+                     "address, which the server does not call.")
+    return None
+
+
+def _check_webhook_url(sub: Subscriber) -> None:
+    if not sub.webhook_url:
+        return
+    problem = webhook_target_problem(sub.webhook_url)
+    if problem:
+        problems = Problems(Subscriber, sub.name)
+        problems.add("webhook_url", "webhook_target_refused", problem)
+        problems.raise_if_any()
+
+
 def attempt_delivery(delivery_id: int) -> WebhookDelivery:
     """POST one delivery. Raises ``DeliveryFailed`` (after recording the failure) so that the
     job is retried; a delivered or finally failed delivery is left alone."""
@@ -198,6 +236,7 @@ def attempt_delivery(delivery_id: int) -> WebhookDelivery:
             return delivery
         subscriber = delivery.subscriber
         body = webhook_body(delivery)
+    refused = webhook_target_problem(subscriber.webhook_url)
     timestamp = str(int(timezone.now().timestamp()))
     request = urllib.request.Request(subscriber.webhook_url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8",
@@ -206,6 +245,8 @@ def attempt_delivery(delivery_id: int) -> WebhookDelivery:
         "User-Agent": "SkillGuard-Webhook/1"})
     status, error = None, ""
     try:
+        if refused:
+            raise ValueError(str(refused))
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
@@ -272,10 +313,12 @@ def ensure_district_subscribers() -> list[Subscriber]:
 
 def create_subscriber(actor, *, name: str, district=None, client=None, webhook_url: str = "",
                       active: bool = True) -> Subscriber:
+    sub = Subscriber(name=name, district=district, client=client, webhook_url=webhook_url,
+                     webhook_secret=secrets.token_urlsafe(32) if webhook_url else "",
+                     active=active)
+    _check_webhook_url(sub)
     with transaction.atomic():
-        sub = Subscriber.objects.create(
-            name=name, district=district, client=client, webhook_url=webhook_url,
-            webhook_secret=secrets.token_urlsafe(32) if webhook_url else "", active=active)
+        sub.save()
         audit.record_created(actor, sub)
     return sub
 
@@ -285,6 +328,7 @@ def update_subscriber(actor, sub: Subscriber, **fields) -> Subscriber:
         before = audit.snapshot(sub)
         for name, value in fields.items():
             setattr(sub, name, value)
+        _check_webhook_url(sub)
         if sub.webhook_url and not sub.webhook_secret:
             sub.webhook_secret = secrets.token_urlsafe(32)
         sub.save()

@@ -213,7 +213,14 @@ class Receiver:
         self.server.server_close()
 
 
-def test_webhook_retried_after_500_then_delivered_with_valid_hmac(world, systems):
+@pytest.fixture
+def local_receivers_allowed(settings):
+    """The test receivers listen on 127.0.0.1, which production refuses (SSRF guard)."""
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = True
+
+
+def test_webhook_retried_after_500_then_delivered_with_valid_hmac(world, systems,
+                                                                  local_receivers_allowed):
     a, _b = systems
     sub = sub_of(a)
     with Receiver([500]) as receiver:
@@ -250,7 +257,8 @@ def test_webhook_retried_after_500_then_delivered_with_valid_hmac(world, systems
     assert [e["external_key"] for e in json.loads(body)["entries"]] == ["c1", "c2"]
 
 
-def test_failing_webhook_is_kept_with_its_error_and_shown(world, systems, login, settings):
+def test_failing_webhook_is_kept_with_its_error_and_shown(world, systems, login, settings,
+                                                           local_receivers_allowed):
     a, _b = systems
     sub = sub_of(a)
     with Receiver([]) as receiver:
@@ -270,6 +278,54 @@ def test_failing_webhook_is_kept_with_its_error_and_shown(world, systems, login,
     client.post(reverse("distribution:delivery_redeliver", args=[delivery.pk]))
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/hook", "http://localhost/hook",
+                                 "http://10.1.2.3/hook", "http://169.254.169.254/latest/",
+                                 "http://[::1]/hook", "ftp://example.org/hook"])
+def test_webhook_to_own_network_is_refused_naming_the_field(world, systems, url):
+    a, _b = systems
+    sub = sub_of(a)
+    with pytest.raises(BusinessRuleError) as refused:
+        services.update_subscriber(world.users["city_admin"], sub, webhook_url=url)
+    assert [p.field for p in refused.value.problems] == ["webhook_url"]
+    sub.refresh_from_db()
+    assert sub.webhook_url == ""  # nothing half-written
+
+
+def test_delivery_refused_when_the_target_turned_private(world, systems, settings):
+    """Checked again at delivery: an address allowed once is not trusted for ever."""
+    a, _b = systems
+    sub = sub_of(a)
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = True
+    services.update_subscriber(None, sub, webhook_url="http://127.0.0.1:9/hook")
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = False
+    services.publish("checkin", [item("c1", venue=world.a.district.pk)])
+    delivery = WebhookDelivery.objects.get(subscriber=sub)
+    with pytest.raises(services.DeliveryFailed):
+        services.attempt_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.last_status is None and "loopback" in delivery.last_error
+
+
+def test_webhook_secret_is_sealed_and_never_audited(world, systems, settings):
+    from django.db import connection
+
+    a, _b = systems
+    sub = sub_of(a)
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = True
+    services.update_subscriber(world.users["city_admin"], sub,
+                               webhook_url="http://127.0.0.1:9/hook")
+    sub.refresh_from_db()
+    secret = sub.webhook_secret
+    assert len(secret) >= 32
+    with connection.cursor() as cur:
+        cur.execute("SELECT webhook_secret_enc FROM distribution_subscriber WHERE id = %s",
+                    [sub.pk])
+        stored = cur.fetchone()[0]
+    assert secret not in stored
+    trail = json.dumps([e.changes for e in AuditEvent.objects.all()], default=str)
+    assert secret not in trail and "webhook_secret" not in trail
 
 
 # --------------------------------------------------------------------------- rules UI
