@@ -15,6 +15,7 @@ FACT_TABLES = {  # table -> partition column
     "attendance_checkin": "occurred_at",
     "learning_learningevent": "occurred_at",
     "ingest_submission": "received_at",
+    "ingest_submissionpart": "received_at",
     "video_recordingsegment": "started_at",
 }
 

@@ -233,7 +233,9 @@ def submission_detail(request, submission_id: uuid.UUID):
     return _json({"id": str(sub.id), "received_at": sub.received_at.isoformat(),
                   "key_id": sub.key_id, "method": sub.method, "path": sub.path,
                   "content_type": sub.content_type, "body_sha256": sub.body_sha256,
-                  "body_size": sealing.plain_size(sub.body_key, len(sub.body)),
+                  "body_size": sealing.plain_size(sub.body_key, sub.body_stored_size
+                                                  if sub.body_stored_size is not None
+                                                  else len(sub.body)),
                   "record_count": sub.record_count,
                   "signature_input": sub.signature_input, "signature": sub.signature})
 

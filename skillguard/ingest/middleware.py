@@ -1,5 +1,5 @@
 """Large batch uploads: the docking batch endpoint takes bodies up to
-SKILLGUARD_BATCH_MAX_BYTES (default 192 MiB) although every other request stays under
+SKILLGUARD_BATCH_MAX_BYTES (default 512 MiB) although every other request stays under
 Django's DATA_UPLOAD_MAX_MEMORY_SIZE. Oversized bodies are refused before anything reads
 them (and before signature checking, which would otherwise report a digest mismatch)."""
 from __future__ import annotations

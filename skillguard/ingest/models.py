@@ -89,6 +89,10 @@ class Submission(models.Model):
     content_type = models.CharField(_("content type"), max_length=128)
     body = models.BinaryField(_("body"))
     body_key = models.CharField(max_length=32, editable=False, blank=True, default="")
+    # A large body lives in ``ingest_submissionpart`` rows (``ingest.bodies``): then ``body``
+    # is empty, ``body_parts`` counts the rows and ``body_stored_size`` is their total.
+    body_parts = models.IntegerField(default=0, editable=False)
+    body_stored_size = models.BigIntegerField(null=True, editable=False)
     body_sha256 = models.CharField(_("body SHA-256"), max_length=64)
     signature_input = models.TextField(_("Signature-Input"))
     signature = models.TextField(_("Signature"))

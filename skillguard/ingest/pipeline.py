@@ -32,7 +32,7 @@ from skillguard.ingest.models import (
     Submission,
 )
 from skillguard.ingest.records import FACT_TYPES
-from skillguard.ingest.sealing import mask_payload, open_body, seal_payload
+from skillguard.ingest.sealing import mask_payload, seal_payload, submission_body
 from skillguard.ingest.validation import (
     NormalisedRecord,
     target_of,
@@ -270,9 +270,9 @@ class _Run:
         wanted = {i.external_id for i in identities}
         subs = {i.last_submission_id for i in identities}
         found: dict[str, dict] = {}
-        for body, key in Submission.objects.filter(id__in=subs).values_list("body",
-                                                                            "body_key"):
-            for rec in _records_in(open_body(key, body)):
+        for sub in Submission.objects.filter(id__in=subs).only(
+                "district_id", "received_at", "id", "body", "body_key", "body_parts"):
+            for rec in _records_in(submission_body(sub)):
                 ext = rec.get("external_id") if isinstance(rec, dict) else None
                 if ext in wanted and ext not in found:
                     found[ext] = rec

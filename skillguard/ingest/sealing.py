@@ -90,7 +90,9 @@ def open_body(key_id: str, stored: bytes) -> bytes:
 
 
 def submission_body(submission) -> bytes:
-    return open_body(submission.body_key, submission.body)
+    from skillguard.ingest.bodies import stored_body
+
+    return open_body(submission.body_key, stored_body(submission))
 
 
 def verify_submission(submission) -> dict:
@@ -261,16 +263,23 @@ def rotate(ring=None) -> int:
         cur.execute("SELECT district_id, received_at, id FROM ingest_submission "
                     "WHERE body_key <> %s", [ring.current_id])
         keys = cur.fetchall()
+    from skillguard.ingest import bodies
+
     for key in keys:
         with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SELECT body, body_key FROM ingest_submission WHERE district_id = %s "
-                        "AND received_at = %s AND id = %s FOR UPDATE", key)
+            cur.execute("SELECT body_key, body_parts FROM ingest_submission WHERE "
+                        "district_id = %s AND received_at = %s AND id = %s FOR UPDATE", key)
             row = cur.fetchone()
-            if row is None or row[1] == ring.current_id:
+            if row is None or row[0] == ring.current_id:
                 continue
-            key_id, sealed = seal_body(open_body(row[1], bytes(row[0])))
-            cur.execute("UPDATE ingest_submission SET body = %s, body_key = %s "
-                        "WHERE district_id = %s AND received_at = %s AND id = %s",
-                        [sealed, key_id, *key])
+            old_key, old_parts = row
+            plain = open_body(old_key, bodies.read_all(cur, key, old_parts))
+            key_id, sealed = seal_body(plain)
+            inline, parts = bodies.split(sealed)
+            bodies.delete_parts(cur, *key)
+            cur.execute("UPDATE ingest_submission SET body = %s, body_key = %s, body_parts = %s, "
+                        "body_stored_size = %s WHERE district_id = %s AND received_at = %s "
+                        "AND id = %s", [inline, key_id, len(parts), len(sealed), *key])
+            bodies.write_parts(cur, key[0], key[1], key[2], parts)
         total += 1
     return total

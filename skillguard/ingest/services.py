@@ -10,14 +10,14 @@ import json
 import uuid
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from skillguard.audit import services as audit
 from skillguard.core.errors import BusinessRuleError, Problem
 from skillguard.core.partitions import ensure_monthly_partitions
-from skillguard.ingest import sealing
+from skillguard.ingest import bodies, sealing
 from skillguard.ingest.models import QuarantinedRecord, QuarantineStatus, Submission
 
 # Submissions made in the web UI ("correct and resubmit") carry no HTTP signature: the
@@ -56,13 +56,18 @@ def store_submission(client, verified, method: str, path: str, content_type: str
     key_id, signature_input, signature = _verified_parts(verified)
     body = bytes(body or b"")
     body_key, sealed = sealing.seal_body(body)  # digest and signature: of the original
+    inline, parts = bodies.split(sealed)
     sub = Submission(id=uuid.uuid4(), district_id=client.district_key, received_at=received_at,
                      client_id=client.pk, key_id=key_id[:64], method=method[:8],
-                     path=path[:255], content_type=(content_type or "")[:128], body=sealed,
-                     body_key=body_key, body_sha256=hashlib.sha256(body).hexdigest(),
+                     path=path[:255], content_type=(content_type or "")[:128], body=inline,
+                     body_key=body_key, body_parts=len(parts), body_stored_size=len(sealed),
+                     body_sha256=hashlib.sha256(body).hexdigest(),
                      signature_input=signature_input, signature=signature,
                      record_count=record_count)
-    sub.save(force_insert=True)
+    with transaction.atomic():
+        sub.save(force_insert=True)
+        with connection.cursor() as cur:
+            bodies.write_parts(cur, sub.district_id, received_at, sub.id, parts)
     return SubmissionRef(sub.id, received_at, sub.district_id)
 
 
