@@ -14,6 +14,7 @@ the full payload sealed beside them (``ingest.sealing``).
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 
@@ -266,13 +267,35 @@ class _Run:
 
     def _previous_payloads(self, identities) -> dict[str, dict]:
         """The payloads being replaced, read back from the signed bytes they came in
-        (JSON {"records": [...]} or JSON lines): nothing is stored twice."""
+        (JSON, JSON Lines, CSV or XLSX): nothing is stored twice.
+
+        An earlier body larger than ``PREVIOUS_BODY_MAX`` is not re-read: every chunk of a
+        batch that re-sends a large batch would otherwise parse that whole body again. Its
+        version row then says ``unavailable`` and still names the submission, whose signed
+        bytes are kept (``sealing.submission_body``)."""
+        from skillguard.ingest.batches import iter_records
+        from skillguard.ingest.models import IngestBatch
+
         wanted = {i.external_id for i in identities}
         subs = {i.last_submission_id for i in identities}
+        formats = dict(IngestBatch.objects.filter(submission_id__in=subs)
+                       .values_list("submission_id", "file_format"))
         found: dict[str, dict] = {}
         for sub in Submission.objects.filter(id__in=subs).only(
-                "district_id", "received_at", "id", "body", "body_key", "body_parts"):
-            for rec in _records_in(submission_body(sub)):
+                "district_id", "received_at", "id", "body", "body_key", "body_parts",
+                "body_stored_size"):
+            size = sub.body_stored_size if sub.body_stored_size is not None else len(sub.body)
+            if size > PREVIOUS_BODY_MAX:
+                continue
+            body, fmt = submission_body(sub), formats.get(sub.id, "jsonl")
+            if fmt == "jsonl":
+                records = _records_in(body)
+            else:
+                try:
+                    records = [r for _line, r in iter_records(io.BytesIO(body), fmt, self.type)]
+                except Exception:  # an earlier file that no longer parses: keep the sha only
+                    records = []
+            for rec in records:
                 ext = rec.get("external_id") if isinstance(rec, dict) else None
                 if ext in wanted and ext not in found:
                     found[ext] = rec
@@ -355,6 +378,11 @@ def _copy_quarantine(entries: list[QuarantinedRecord]) -> None:
         (q.client_id, q.district_id, q.institution_id, q.record_type, q.external_id,
          q.submission_id, q.batch_id, q.line_number, Jsonb(q.payload), q.payload_enc,
          Jsonb(q.problems), q.status, now) for q in entries])
+
+
+# Earlier bodies up to this size (stored bytes) are re-read for the payload a new version
+# replaces; larger ones are referenced, not re-parsed (see _Run._previous_payloads).
+PREVIOUS_BODY_MAX = 8 * 2**20
 
 
 def _records_in(body: bytes) -> list:

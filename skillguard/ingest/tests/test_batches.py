@@ -83,6 +83,37 @@ def test_csv_batch_in_utf8_and_gbk(world, encoding, chinese):
     assert checkin_counts(client) == (7, 7)
 
 
+def test_changed_csv_record_keeps_the_payload_it_replaces(world, monkeypatch):
+    """A CSV batch re-sent with one record changed: version 2 is written and version 1's
+    payload is read back from the earlier CSV body (masked and sealed), unless that body
+    is larger than PREVIOUS_BODY_MAX, when the version names its submission instead of
+    re-parsing it for every chunk."""
+    from skillguard.ingest import pipeline, sealing
+    from skillguard.ingest.models import RecordVersion
+
+    client = make_client(world)
+    records = checkin_records(world, 4)
+    first, _ = _create(client, _csv_body(records), "text/csv")
+    batches.run_batch(first.pk)
+    changed = [dict(r) for r in records]
+    changed[1]["device_id"] = "dev-2"
+    second, _ = _create(client, _csv_body(changed), "text/csv")
+    batches.run_batch(second.pk)
+    second.refresh_from_db()
+    assert (second.accepted, second.unchanged) == (1, 3)
+    version = RecordVersion.objects.get(identity__external_id=records[1]["external_id"])
+    assert version.version == 1 and version.submission_id == first.submission_id
+    assert sealing.full_payload(version)["device_id"] == "dev-1"
+    # The same change against an earlier body over the limit: referenced, not re-read.
+    monkeypatch.setattr(pipeline, "PREVIOUS_BODY_MAX", 10)
+    changed[2]["device_id"] = "dev-3"
+    third, _ = _create(client, _csv_body(changed), "text/csv")
+    batches.run_batch(third.pk)
+    version = RecordVersion.objects.get(identity__external_id=records[2]["external_id"])
+    assert version.payload["unavailable"] is True
+    assert version.submission_id == first.submission_id
+
+
 def test_xlsx_batch(world):
     from openpyxl import Workbook
 
