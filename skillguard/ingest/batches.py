@@ -87,7 +87,12 @@ ERROR_MESSAGES = {
     "unknown_columns": _("Unknown columns: %(detail)s."),
     "duplicate_columns": _("Columns named twice: %(detail)s."),
     "interrupted": _("Processing was interrupted (%(detail)s); it resumes automatically."),
+    "stalled": _("Processing stopped at line %(line)s in every attempt (%(detail)s); the "
+                 "batch is kept and can be retried after the cause is fixed."),
 }
+# A batch whose processing starts this many times at the same line without committing a
+# chunk (its worker died each time) is failed with "stalled" rather than retried for ever.
+MAX_STALLED_RUNS = 3
 
 
 class BatchError(Exception):
@@ -516,8 +521,19 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
     batch.refresh_from_db()
     if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
         return "finished"
+    runs = batch.stalled_runs + 1 if batch.stalled_cursor == batch.cursor else 1
+    if runs > MAX_STALLED_RUNS:
+        error = BatchError("stalled", batch.cursor + 1,
+                           f"{batch.stalled_runs} runs, last error: {batch.error[:300]}"
+                           if batch.error else f"{batch.stalled_runs} runs")
+        IngestBatch.objects.filter(pk=batch.pk).update(
+            status=BatchStatus.FAILED, error=error.as_json(), finished_at=timezone.now())
+        log.error("batch %s failed: %s", batch.pk, error)
+        return "failed"
+    # Committed before any record is touched: a run that dies still counts.
     IngestBatch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now())
+        status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now(),
+        stalled_runs=runs, stalled_cursor=batch.cursor)
     ref = services.SubmissionRef(id=batch.submission_id, received_at=batch.submission_received_at,
                                  district_id=batch.district_id)
     client = batch.client
@@ -544,6 +560,10 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
             status=BatchStatus.FAILED, error=exc.as_json(), finished_at=timezone.now())
         log.warning("batch %s failed: %s", batch.pk, exc)
         return "failed"
+    except Exception as exc:  # a bug or the database: kept on the batch, retried later
+        IngestBatch.objects.filter(pk=batch.pk).update(error=BatchError(
+            "interrupted", batch.cursor + 1, f"{type(exc).__name__}: {exc}"[:300]).as_json())
+        raise
     IngestBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.DONE, finished_at=timezone.now(), error="")
     return "done"
@@ -584,8 +604,9 @@ def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk) -> None:
         current.processed += len(chunk)
         current.cursor = last_line
         current.error = ""
+        current.stalled_runs, current.stalled_cursor = 0, last_line  # progress was made
         current.save(update_fields=["accepted", "unchanged", "rejected", "processed", "cursor",
-                                    "error"])
+                                    "error", "stalled_runs", "stalled_cursor"])
     batch.cursor = last_line
 
 

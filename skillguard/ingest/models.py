@@ -213,6 +213,10 @@ class IngestBatch(models.Model):
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged (already received)"), default=0)
     cursor = models.PositiveIntegerField(_("resume after line"), default=0)
+    # Runs started at the same cursor: a batch that kills its worker every time (out of
+    # memory, a bug) fails after ingest.batches.MAX_STALLED_RUNS instead of looping for ever.
+    stalled_runs = models.PositiveIntegerField(_("runs without progress"), default=0)
+    stalled_cursor = models.PositiveIntegerField(default=0, editable=False)
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

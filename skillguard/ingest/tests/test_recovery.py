@@ -82,6 +82,72 @@ def test_crash_inside_chunk_then_resume(world):
     _resend_changes_nothing(client, body, 43, 7)
 
 
+def test_a_batch_that_kills_its_worker_every_time_fails_as_stalled(world):
+    """A batch whose processing dies at the same line run after run (a poison record, the
+    worker killed for memory) is failed with "stalled" after MAX_STALLED_RUNS runs, keeping
+    what was committed before, instead of being re-queued every minute for ever."""
+    client = make_client(world)
+    body = jsonl(checkin_records(world, 30))
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/t", enqueue=False)
+    real = batches._commit_chunk
+
+    def die_at_line_11(pipeline, client_, ref, batch_, chunk):
+        if chunk[0][0] == 11:
+            raise MemoryError("worker killed")
+        return real(pipeline, client_, ref, batch_, chunk)
+
+    batches._commit_chunk = die_at_line_11
+    try:
+        with pytest.raises(MemoryError):  # the first run commits lines 1–10, then dies
+            batches.run_batch(batch.pk, chunk_lines=10)
+        batch.refresh_from_db()
+        assert (batch.cursor, batch.stalled_runs) == (10, 0)
+        for attempt in range(batches.MAX_STALLED_RUNS):  # runs that start at line 11 and die
+            with pytest.raises(MemoryError):
+                batches.run_batch(batch.pk, chunk_lines=10)
+            batch.refresh_from_db()
+            assert (batch.status, batch.cursor, batch.stalled_runs) == \
+                (BatchStatus.PROCESSING, 10, attempt + 1)
+            assert "MemoryError" in batches.parse_error(batch)["detail"]
+            assert batches.stale_batches() == [batch.pk]  # still retried meanwhile
+        assert batches.run_batch(batch.pk, chunk_lines=10) == "failed"
+    finally:
+        batches._commit_chunk = real
+    batch.refresh_from_db()
+    error = batches.parse_error(batch)
+    assert batch.status == BatchStatus.FAILED and error["code"] == "stalled"
+    assert error["line"] == 11 and "MemoryError" in error["detail"]
+    assert checkin_counts(client)[0] == batch.accepted == 10  # the first chunk is kept
+    assert batches.stale_batches() == []
+
+
+def test_progress_resets_the_stalled_count(world):
+    client = make_client(world)
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson",
+                                    jsonl(checkin_records(world, 30)), path="/t", enqueue=False)
+    real, calls = batches._commit_chunk, []
+
+    def die_once_per_chunk(pipeline, client_, ref, batch_, chunk):
+        if chunk[0][0] not in calls:  # every chunk fails once, then succeeds
+            calls.append(chunk[0][0])
+            raise RuntimeError("flaky")
+        return real(pipeline, client_, ref, batch_, chunk)
+
+    batches._commit_chunk = die_once_per_chunk
+    try:
+        for _ in range(10):
+            try:
+                if batches.run_batch(batch.pk, chunk_lines=10) == "done":
+                    break
+            except RuntimeError:
+                continue
+    finally:
+        batches._commit_chunk = real
+    batch.refresh_from_db()
+    assert (batch.status, batch.accepted) == (BatchStatus.DONE, 30)
+
+
 def _database_url() -> str:
     s = connection.settings_dict
     host = s["HOST"] or "localhost"
