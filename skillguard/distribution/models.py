@@ -109,6 +109,13 @@ class DistributionRule(models.Model):
         return self.district_id or self.subscriber.district_id
 
 
+class ClockTimestamp(models.Func):
+    """PostgreSQL's clock_timestamp(): the time of the statement, not of the transaction."""
+    function = "clock_timestamp"
+    template = "clock_timestamp()"
+    output_field = models.DateTimeField()
+
+
 class FeedEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     subscriber = models.ForeignKey(Subscriber, verbose_name=_("subscriber"),
@@ -118,6 +125,9 @@ class FeedEntry(models.Model):
     version = models.PositiveIntegerField(_("version"), default=1)
     payload = models.JSONField(_("payload"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The database clock when the row (and so its id) was made: the feed serves an entry
+    # only once every transaction that was open at that moment has ended (queries.feed_page).
+    acquired_at = models.DateTimeField(db_default=ClockTimestamp(), editable=False)
 
     objects = RestrictedManager()
     scope = Scope(district=("subscriber__district",))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
+from django.db import connection
 from django.http import Http404
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from skillguard.core.scoping import access
@@ -60,18 +59,38 @@ def feed_page(subscriber: Subscriber, cursor: int = 0, limit: int = 100):
     ``(entries, next_cursor)``. ``next_cursor`` is the last id returned, or ``cursor``
     itself when nothing is new: store it only after processing the entries (at-least-once).
 
-    Ids come from one sequence, so they are ordered; but a transaction that commits late
-    can make an id below one already read visible afterwards. The feed therefore serves
-    only entries older than ``SKILLGUARD_FEED_SETTLE_S`` seconds (default 5): ingest
-    transactions that stay open longer than that could still be skipped (see the docking
-    standard, change feed)."""
+    Ids come from one sequence, but transactions commit in another order: an ingest chunk
+    that took id 5 and commits after the transaction that took id 6 would be skipped by a
+    reader that had already moved its cursor to 6. So the feed serves an entry only when
+    no transaction that was already open when the entry's id was taken is still open
+    (``acquired_at`` before the start of the oldest open transaction): every id such a
+    transaction holds or will take is then larger. A long transaction delays the feed; it
+    never makes it skip."""
     limit = max(1, min(int(limit), FEED_MAX_LIMIT))
-    settled = timezone.now() - dt.timedelta(
-        seconds=getattr(settings, "SKILLGUARD_FEED_SETTLE_S", 5))
-    entries = list(FeedEntry.objects.filter(subscriber=subscriber, id__gt=max(cursor, 0),
-                                            created_at__lte=settled)
-                   .order_by("id")[:limit])
+    horizon = _open_transactions_horizon()
+    qs = FeedEntry.objects.filter(subscriber=subscriber, id__gt=max(cursor, 0))
+    if horizon is not None:
+        qs = qs.filter(acquired_at__lt=horizon)
+    entries = list(qs.order_by("id")[:limit])
+    # Served in id order up to the first entry held back: nothing past a gap.
+    if entries and horizon is not None:
+        first_held = (FeedEntry.objects.filter(subscriber=subscriber, id__gt=max(cursor, 0),
+                                               acquired_at__gte=horizon)
+                      .order_by("id").values_list("id", flat=True).first())
+        if first_held is not None:
+            entries = [e for e in entries if e.id < first_held]
     return entries, (entries[-1].id if entries else max(cursor, 0))
+
+
+def _open_transactions_horizon():
+    """Start of the oldest transaction open in this database, other than this one (None:
+    none). Needs the application's own sessions visible in pg_stat_activity: web and
+    workers connect as one role (or a role with pg_read_all_stats)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT min(xact_start) FROM pg_stat_activity WHERE datname = "
+                    "current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL "
+                    "AND backend_type = 'client backend'")
+        return cur.fetchone()[0]
 
 
 def quality_sources(user):

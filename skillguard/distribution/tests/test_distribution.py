@@ -41,11 +41,6 @@ from skillguard.ingest.models import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_settle(settings):
-    settings.SKILLGUARD_FEED_SETTLE_S = 0
-
-
 def district_client(district, name):
     user = User.objects.create_user(username=f"sys-{district.code}-{name}", password=None,
                                     role=Role.API_CLIENT, district=district)
@@ -149,6 +144,53 @@ def test_feed_cursor_pagination_and_isolation(world, systems):
     entries, _ = queries.feed_page(sub_of(a), 0, 1000)
     again, _ = queries.feed_page(sub_of(a), entries[2].id, 1000)
     assert [e.external_key for e in again] == ["s3", "s4", "s5"]
+
+
+def _other_connection():
+    """A second session on the test database: a concurrent writer."""
+    import psycopg
+    from django.db import connection
+
+    s = connection.settings_dict
+    return psycopg.connect(dbname=s["NAME"], user=s["USER"] or None,
+                           password=s.get("PASSWORD") or None, host=s["HOST"] or None,
+                           port=s.get("PORT") or None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_feed_never_skips_an_entry_whose_transaction_commits_late(world, systems):
+    """Transaction 1 takes id N and is still open; transaction 2 takes N+1 and commits. A
+    reader must not be handed N+1 (it would store N+1 as its cursor and never see N)."""
+    a, _b = systems
+    sub = sub_of(a)
+    other = _other_connection()
+    try:
+        with other.cursor() as cur:  # psycopg opens a transaction and keeps it open
+            cur.execute("INSERT INTO distribution_feedentry (subscriber_id, record_type, "
+                        "external_key, version, payload, created_at) VALUES "
+                        "(%s, 'session', 'late', 1, '{}', now()) RETURNING id", [sub.pk])
+            late_id = cur.fetchone()[0]
+        services.publish("session", [item("early", venue=world.a.district.pk)])
+        assert FeedEntry.objects.get(external_key="early").id > late_id
+        entries, cursor = queries.feed_page(sub, 0, 100)
+        assert (entries, cursor) == ([], 0)  # held back until transaction 1 ends
+        other.commit()
+        entries, cursor = queries.feed_page(sub, 0, 100)
+        assert [e.external_key for e in entries] == ["late", "early"]
+        # A transaction opened after entries were made does not hold them back; entries
+        # made while it is open wait for it.
+        with other.cursor() as cur:
+            cur.execute("SELECT 1")
+        again, _ = queries.feed_page(sub, 0, 100)
+        assert [e.external_key for e in again] == ["late", "early"]
+        services.publish("session", [item("later", venue=world.a.district.pk)])
+        entries, _ = queries.feed_page(sub, cursor, 100)
+        assert [e.external_key for e in entries] == []
+        other.rollback()
+        entries, _ = queries.feed_page(sub, cursor, 100)
+        assert [e.external_key for e in entries] == ["later"]
+    finally:
+        other.close()
 
 
 def test_feed_over_http_signed_both_ways_and_isolated(world, systems, client):
