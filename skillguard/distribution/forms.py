@@ -30,6 +30,18 @@ class RuleForm(ProblemsMixin, forms.Form):
                              widget=forms.TextInput)
 
 
+class SubscriberForm(ProblemsMixin, forms.Form):
+    name = forms.CharField(label=_("name"), max_length=128)
+    district = forms.ModelChoiceField(District.objects.all(), label=_("district"),
+                                      required=False,
+                                      help_text=_("The district whose records its rules follow "
+                                                  "by default; empty for a city-wide one"))
+    webhook_url = forms.URLField(label=_("webhook URL"), required=False,
+                                 help_text=_("Public http(s) address that receives signed POSTs; "
+                                             "empty: the subscriber only pulls the feed"))
+    active = forms.BooleanField(label=_("active"), required=False, initial=True)
+
+
 class ReasonForm(ProblemsMixin, forms.Form):
     reason = forms.CharField(label=_("reason for the change"), max_length=255, required=False)
 

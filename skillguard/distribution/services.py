@@ -336,6 +336,22 @@ def update_subscriber(actor, sub: Subscriber, **fields) -> Subscriber:
     return sub
 
 
+def rotate_webhook_secret(actor, sub: Subscriber) -> str:
+    """A new HMAC key for the subscriber's webhooks; returned once (stored sealed, never
+    audited in clear). The old one stops verifying at once."""
+    problems = Problems(Subscriber, sub.name)
+    if not sub.webhook_url:
+        problems.add("webhook_url", "no_webhook", _("The subscriber has no webhook URL."))
+    problems.raise_if_any()
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        before = audit.snapshot(sub)
+        sub.webhook_secret = secret
+        sub.save(update_fields=["webhook_secret_enc"])
+        audit.record_updated(actor, sub, before, comment="webhook secret rotated")
+    return secret
+
+
 # --------------------------------------------------------------------------- rules
 
 RULE_FIELDS = ("subscriber", "record_type", "basis", "district", "active")

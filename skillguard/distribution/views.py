@@ -18,6 +18,7 @@ from skillguard.distribution.models import (
     DeliveryStatus,
     DistributionRule,
     QualitySource,
+    Subscriber,
     WebhookDelivery,
 )
 from skillguard.distribution.quality import THRESHOLD
@@ -58,6 +59,19 @@ class DeliveryTable(Table):
     }
 
 
+class SubscriberTable(Table):
+    row_template = "distribution/rows/subscriber.html"
+    default_order = ("name", "pk")
+    columns = {
+        "name": Column(_("Subscriber"), "name"),
+        "district": Column(_("District"), "district__name"),
+        "client": Column(_("Docking client")),
+        "webhook": Column(_("Webhook URL")),
+        "active": Column(_("Status"), "active"),
+        "actions": Column(""),
+    }
+
+
 def _form_page(request, form, *, title, save, subtitle=""):
     rules = reverse("distribution:rule_list")
     return form_page(request, form, title=title, save=save, subtitle=subtitle,
@@ -72,6 +86,9 @@ def rule_list(request):
     if can(user, "add", DistributionRule):
         actions.append({"label": _("New rule"), "url": reverse("distribution:rule_create"),
                         "tone": "primary"})
+    if can(user, "view", Subscriber):
+        actions.append({"label": _("Subscribers"),
+                        "url": reverse("distribution:subscriber_list"), "tone": "secondary"})
     if can(user, "view", WebhookDelivery):
         actions.append({"label": _("Webhook deliveries"),
                         "url": reverse("distribution:delivery_list"), "tone": "secondary"})
@@ -110,6 +127,71 @@ def rule_deactivate(request, pk):
     return _form_page(request, form, title=_("Deactivate distribution rule"),
                       subtitle=str(rule),
                       save=lambda d: services.deactivate_rule(user, rule, reason=d["reason"]))
+
+
+@login_required
+def subscriber_list(request):
+    user = request.user
+    _require(user, "view", Subscriber)
+    services.ensure_district_subscribers()
+    actions = []
+    if can(user, "add", Subscriber):
+        actions.append({"label": _("New subscriber"),
+                        "url": reverse("distribution:subscriber_create"), "tone": "primary"})
+    table = SubscriberTable(queries.subscribers(user), request)
+    table.may_change = can(user, "change", Subscriber)
+    return _list_page(request, title=Subscriber._meta.verbose_name_plural, table=table,
+                      actions=actions,
+                      intro=_("Who receives the records the distribution rules route: the "
+                              "district systems (created with their docking clients) and named "
+                              "subscribers. A webhook URL adds signed POSTs to the change "
+                              "feed; its secret is shown once when issued."))
+
+
+def _subscriber_form_page(request, form, *, title, save, subtitle=""):
+    listing = reverse("distribution:subscriber_list")
+    return form_page(request, form, title=title, save=save, subtitle=subtitle,
+                     success=lambda obj: listing, cancel_url=listing)
+
+
+@login_required
+def subscriber_create(request):
+    user = request.user
+    _require(user, "add", Subscriber)
+    form = forms.SubscriberForm(request.POST if request.method == "POST" else None)
+    return _subscriber_form_page(request, form, title=_("New subscriber"),
+                                 save=lambda d: services.create_subscriber(user, **d))
+
+
+@login_required
+def subscriber_edit(request, pk):
+    user = request.user
+    sub = queries.access_subscriber(user, pk, "change")
+    initial = {"name": sub.name, "district": sub.district, "webhook_url": sub.webhook_url,
+               "active": sub.active}
+    form = forms.SubscriberForm(request.POST if request.method == "POST" else None,
+                                initial=initial)
+    return _subscriber_form_page(request, form, title=_("Edit subscriber"), subtitle=str(sub),
+                                 save=lambda d: services.update_subscriber(user, sub, **d))
+
+
+@login_required
+@require_POST
+def subscriber_secret(request, pk):
+    """Issue a new webhook secret and show it once (never stored or logged in clear)."""
+    from skillguard.core.errors import BusinessRuleError
+
+    user = request.user
+    sub = queries.access_subscriber(user, pk, "change")
+    try:
+        secret = services.rotate_webhook_secret(user, sub)
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
+        return redirect("distribution:subscriber_list")
+    response = render(request, "distribution/subscriber_secret.html",
+                      {"subscriber": sub, "secret": secret})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required

@@ -518,3 +518,47 @@ def test_quality_figures_equal_hand_computed_counts(world, systems, login):
     assert a.name in html and b.name not in html
     assert login(world.users["institution_admin"]).get(
         reverse("distribution:quality")).status_code == 403
+
+
+# --------------------------------------------------------------------------- subscribers UI
+
+
+def test_city_admin_manages_subscribers_and_sees_a_new_secret_once(world, login, settings):
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = True
+    admin = login(world.users["city_admin"])
+    page = admin.post(reverse("distribution:subscriber_create"), {
+        "name": "市审计系统", "district": "", "webhook_url": "http://127.0.0.1:9/hook",
+        "active": "on"})
+    assert page.status_code == 302, page.content.decode()[:2000]
+    sub = Subscriber.objects.get(name="市审计系统")
+    listing = admin.get(reverse("distribution:subscriber_list")).content.decode()
+    assert "市审计系统" in listing and "http://127.0.0.1:9/hook" in listing
+    old_secret = sub.webhook_secret
+    shown = admin.post(reverse("distribution:subscriber_secret", args=[sub.pk]))
+    assert shown.status_code == 200 and shown["Cache-Control"] == "no-store"
+    sub.refresh_from_db()
+    assert sub.webhook_secret != old_secret and sub.webhook_secret in shown.content.decode()
+    assert sub.webhook_secret not in admin.get(
+        reverse("distribution:subscriber_list")).content.decode()  # only that once
+    # A URL into the platform's own network is refused on the form, naming the field.
+    settings.SKILLGUARD_WEBHOOK_ALLOW_PRIVATE = False
+    page = admin.post(reverse("distribution:subscriber_edit", args=[sub.pk]), {
+        "name": sub.name, "district": "", "webhook_url": "http://10.0.0.8/hook",
+        "active": "on"})
+    assert page.status_code == 400
+    assert "loopback" in page.content.decode() or "回环" in page.content.decode()
+    sub.refresh_from_db()
+    assert sub.webhook_url == "http://127.0.0.1:9/hook"
+
+
+def test_subscriber_pages_are_the_city_admins(world, login):
+    sub = Subscriber.objects.create(name="外部订阅方", district=world.a.district)
+    auditor = login(world.users["auditor"])
+    page = auditor.get(reverse("distribution:subscriber_list")).content.decode()
+    assert "外部订阅方" in page
+    assert reverse("distribution:subscriber_edit", args=[sub.pk]) not in page
+    assert auditor.post(reverse("distribution:subscriber_secret",
+                                args=[sub.pk])).status_code in (403, 404)
+    district = login(world.users["district_supervisor"])
+    assert district.get(reverse("distribution:subscriber_list")).status_code == 403
+
