@@ -28,6 +28,20 @@ def require_binary(path_or_name: str, why: str) -> str:
     return found
 
 
+def require_importable(module: str, why: str):
+    """Import ``module``; skip the test when it (or a system library it loads, such as
+    WeasyPrint's Pango) is missing — fail under SKILLGUARD_REQUIRE_ALL."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except (ImportError, OSError) as exc:
+        message = f"{module} cannot be loaded ({exc}): {why}"
+        if REQUIRE_ALL:
+            pytest.fail(message + " (SKILLGUARD_REQUIRE_ALL=1)")
+        pytest.skip(message)
+
+
 @pytest.fixture(autouse=True)
 def _english_outside_requests():
     """Messages rendered outside a request default to English in tests, so assertions are

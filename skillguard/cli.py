@@ -4,6 +4,8 @@
                                              serve web + worker, print logins
   skillguard serve [--port 8000]             web server only (waitress)
   skillguard worker                          background worker (Procrastinate)
+  skillguard recorder                        video recording supervisor (run starts it)
+  skillguard media-config [--hook-base URL]  print the generated media-server config
   skillguard migrate                         apply database migrations
   skillguard demo [--scale 1] [--seed 2026]  (re)build the demo city
   skillguard user create …                   create a user with a role
@@ -60,6 +62,7 @@ def cmd_run(args) -> int:
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '') else args.host}:{args.port}/"
     print_demo_logins(url)
     worker = _worker_process()
+    media, recorder = _start_video(args)
     stop = threading.Event()
 
     def _shutdown(*_):
@@ -72,6 +75,7 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        _stop_video(media, recorder)
         worker.terminate()
         try:
             worker.wait(timeout=15)
@@ -86,6 +90,81 @@ def cmd_run(args) -> int:
             connections.close_all()
             dbserver.stop(settings.DATA_DIR)
             print("Embedded PostgreSQL stopped. / 内置数据库已停止。")
+    return 0
+
+
+def _hook_base(host: str, port: int) -> str:
+    local = host in ("0.0.0.0", "", "::", "localhost")
+    return f"http://{'127.0.0.1' if local else host}:{port}"
+
+
+def _start_video(args):
+    """Start the media server (nginx-rtmp, config rendered under the data dir) and the
+    recorder when nginx and its RTMP module are installed; else say in one line that video
+    is off. Returns (adapter or None, recorder process or None)."""
+    from skillguard.video.media.base import adapter_class, get_adapter
+
+    try:
+        available, why = adapter_class().available()
+    except ValueError as exc:  # SKILLGUARD_MEDIA_SERVER names no known server
+        available, why = False, str(exc)
+    if not available:
+        print(f"Video supervision off: {why}. / 视频监管未启用：{why}", flush=True)
+        return None, None
+    media = get_adapter(hook_base_url=_hook_base(args.host, args.port))
+    try:
+        media.start()
+    except (RuntimeError, OSError) as exc:
+        print(f"Video supervision off: the media server did not start ({exc}). / "
+              f"视频监管未启用：流媒体服务未能启动。", flush=True)
+        return None, None
+    recorder = _recorder_process()
+    print(f"Video: cameras push to {media.publish_url('<stream name>')} "
+          f"(media server {media.name}, config {getattr(media, 'conf_path', '')}; "
+          f"recorder {'running' if recorder else 'not installed'}). / "
+          f"视频：摄像头推流地址如上。", flush=True)
+    return media, recorder
+
+
+def _recorder_process() -> subprocess.Popen | None:
+    import importlib.util
+
+    if importlib.util.find_spec("skillguard.video.recorder") is None:
+        return None
+    return subprocess.Popen([sys.executable, "-m", "skillguard.cli", "recorder"],
+                            env={**os.environ})
+
+
+def _stop_video(media, recorder) -> None:
+    if recorder is not None:
+        recorder.terminate()
+        try:
+            recorder.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+    if media is not None:
+        media.stop()
+
+
+def cmd_recorder(args, rest: list[str]) -> int:
+    _setup_django()
+    from skillguard.video.recorder import main as recorder_main
+
+    return recorder_main(rest) or 0
+
+
+def cmd_media_config(args) -> int:
+    _setup_django()
+    from skillguard.video.media.base import get_adapter
+
+    base = args.hook_base or _hook_base(os.environ.get("SKILLGUARD_HOST", "127.0.0.1"),
+                                        int(os.environ.get("SKILLGUARD_PORT", "8000")))
+    try:
+        media = get_adapter(hook_base_url=base)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(media.render_config(), end="")
     return 0
 
 
@@ -148,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("worker", help="background worker").set_defaults(func=cmd_worker)
 
+    p = sub.add_parser("media-config", help="print the generated media-server config")
+    p.add_argument("--hook-base", default="",
+                   help="SkillGuard's base URL for the callbacks (default from "
+                        "SKILLGUARD_HOST/SKILLGUARD_PORT)")
+    p.set_defaults(func=cmd_media_config)
+
     p = sub.add_parser("db", help="embedded PostgreSQL")
     p.add_argument("action", choices=["start", "stop", "url", "dump"])
     p.add_argument("file", nargs="?", default="skillguard.dump")
@@ -156,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     passthrough = {"migrate": ["migrate"], "demo": ["demo"], "user": ["user"],
                    "rotate-field-keys": ["rotate_field_keys"], "manage": []}
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "recorder":  # its own options: skillguard.video.recorder.main
+        return cmd_recorder(None, argv[1:])
+    sub.add_parser("recorder", help="video recording supervisor (options: recorder --help)")
     if argv and argv[0] in passthrough:
         _setup_django()
         from django.core.management import execute_from_command_line

@@ -210,3 +210,18 @@ MEDIA_HOOK_SECRET = os.environ.get("SKILLGUARD_MEDIA_HOOK_SECRET") or _secret_fr
     "media-hook-secret", lambda: secrets.token_urlsafe(32))
 CAMERA_HEARTBEAT_TIMEOUT_S = int(os.environ.get("SKILLGUARD_CAMERA_HEARTBEAT_TIMEOUT", "45"))
 CAMERA_SNAPSHOT_EVERY_S = int(os.environ.get("SKILLGUARD_CAMERA_SNAPSHOT_EVERY", "300"))
+# Video playback and clips (viewer): the longest range one playback or one clip may span.
+FFPROBE_BINARY = os.environ.get("SKILLGUARD_FFPROBE", "ffprobe")
+VIDEO_PLAYBACK_MAX_HOURS = int(os.environ.get("SKILLGUARD_VIDEO_PLAYBACK_MAX_HOURS", "12"))
+VIDEO_CLIP_MAX_MINUTES = int(os.environ.get("SKILLGUARD_VIDEO_CLIP_MAX_MINUTES", "120"))
+# Recording (recorder): storage tiers, segment length, retention, margins, free-space floor.
+VIDEO_STORAGE = os.environ.get("SKILLGUARD_VIDEO_STORAGE", "local")  # video.storage.BACKENDS
+# Unset: <VIDEO_ROOT>/online and <VIDEO_ROOT>/archive (the archive: cheaper disks, a mount).
+VIDEO_ONLINE_ROOT = os.environ.get("SKILLGUARD_VIDEO_ONLINE_ROOT") or None
+VIDEO_ARCHIVE_ROOT = os.environ.get("SKILLGUARD_VIDEO_ARCHIVE_ROOT") or None
+VIDEO_SEGMENT_SECONDS = int(os.environ.get("SKILLGUARD_VIDEO_SEGMENT_SECONDS", "60"))
+VIDEO_ONLINE_DAYS = int(os.environ.get("SKILLGUARD_VIDEO_ONLINE_DAYS", "90"))
+VIDEO_ARCHIVE_YEARS = int(os.environ.get("SKILLGUARD_VIDEO_ARCHIVE_YEARS", "5"))
+VIDEO_RECORD_BEFORE_MIN = int(os.environ.get("SKILLGUARD_VIDEO_RECORD_BEFORE_MIN", "10"))
+VIDEO_RECORD_AFTER_MIN = int(os.environ.get("SKILLGUARD_VIDEO_RECORD_AFTER_MIN", "10"))
+VIDEO_MIN_FREE_MB = int(os.environ.get("SKILLGUARD_VIDEO_MIN_FREE_MB", "2048"))

@@ -50,7 +50,8 @@ CAMERA_ESTATE = ("camera", "workorder", "inspection")
 VIDEO = ("streamsession", "mediaevent", "recordingsegment", "camerahealth", "sessioncoverage",
          "clip")
 # Cockpit rollups and the statistics / report archive (数据驾驶舱, 统计报表).
-COCKPIT = ("dailytraining", "rollupstate")
+COCKPIT = ("dailytraining", "rollupstate", "monthlytraining", "warningdaily", "casedaily",
+           "subsidydaily")
 REPORTS = ("reportarchive", "exportjob")
 
 PERMISSIONS: dict[str, dict[str, set[str]]] = {

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from skillguard.core.scoping import can
 
-# (label, url name, app_label.model whose view permission shows the item)
+# (label, url name, app_label.model whose view permission shows the item — or "role:<role>"
+# for a page only that role may open)
 MENU = [
     (_("Home"), "home", None),
     (_("Data cockpit"), "cockpit:home", "cockpit.dailytraining"),
@@ -26,11 +27,12 @@ MENU = [
     (_("Cases"), "cases:case_list", "cases.case"),
     (_("Spot checks"), "cases:spotcheck_list", "cases.spotcheck"),
     (_("Video wall"), "video:wall", "video.streamsession"),
+    (_("Video clips"), "video:clip_list", "video.clip"),
     (_("Cameras"), "cameras:camera_list", "cameras.camera"),
     (_("Camera estate"), "cameras:estate", "cameras.camera"),
     (_("Statistics"), "reports:statistics", "reports.exportjob"),
     (_("Reports"), "reports:report_list", "reports.reportarchive"),
-    (_("Usage"), "reports:usage", "audit.auditevent"),
+    (_("Usage"), "reports:usage", "role:city_admin"),
     (_("Audit trail"), "audit:event_list", "audit.auditevent"),
 ]
 
@@ -42,7 +44,10 @@ def menu_for(user) -> list[dict]:
         return []
     items = []
     for label, url_name, model_label in MENU:
-        if model_label:
+        if model_label and model_label.startswith("role:"):  # a page of one role only
+            if getattr(user, "role", None) != model_label[5:]:
+                continue
+        elif model_label:
             try:
                 model = apps.get_model(model_label)
             except LookupError:  # app not built yet

@@ -198,4 +198,8 @@ def populate_evidence(*, seed: int, fraud: bool = True, stdout=None,
                      f"{result['warnings']} warnings / 已运行预警规则\n")
         if result["failed_rules"]:
             stdout.write(f"  rules that failed: {', '.join(result['failed_rules'])}\n")
+    from skillguard.cockpit.rollups import refresh as refresh_rollups  # cockpit figures
+
+    result["rollups"] = refresh_rollups(full=True)
+    result["cameras"] = __import__("skillguard.demo.cameras").demo.cameras.populate_cameras(seed, stdout=stdout, now=now)  # noqa: E501 camera estate
     return result

@@ -2,6 +2,8 @@
 or ``registry.services`` (writes), then renders or redirects. Nothing else lives here."""
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -334,6 +336,18 @@ def trainee_list(request):
     user = request.user
     form = forms.TraineeFilter(request.GET)
     qs = queries.trainees(user, **form.filters())
+    first, last = _date_param(request, "attended_from"), _date_param(request, "attended_to")
+    if first and last:  # cockpit drill-down: present at a session of the period
+        from skillguard.attendance.models import SessionAttendance
+
+        present = SessionAttendance.objects.filter(
+            starts_at__date__gte=first, starts_at__date__lte=last,
+            status__in=("present", "partial"))
+        for param, column in (("training_district", "district_id"),
+                              ("training_institution", "institution_id")):
+            if (request.GET.get(param) or "").isdigit():
+                present = present.filter(**{column: int(request.GET[param])})
+        qs = qs.filter(pk__in=present.values("trainee_id"))
     actions = [
         _action(_("Register a trainee"), reverse("registry:trainee_create"), "primary")
         if can(user, "add", Trainee) else None,
@@ -423,11 +437,22 @@ def trainee_reveal(request, pk, field):
 # --------------------------------------------------------------------------- classes
 
 
+def _date_param(request, name):
+    try:
+        return dt.date.fromisoformat(request.GET.get(name) or "")
+    except ValueError:
+        return None
+
+
 @login_required
 def class_list(request):
     user = request.user
     form = forms.ClassFilter(request.GET, user=user)
     qs = queries.classes(user, **form.filters())
+    running_on = _date_param(request, "running_on")  # cockpit drill-down: a session that day
+    if running_on:
+        qs = qs.filter(pk__in=Session.objects.filter(starts_at__date=running_on)
+                       .values("training_class_id"))
     actions = [
         _action(_("New class-opening application"),
                 reverse("registry:class_create", args=[user.institution_id]), "primary")
@@ -610,6 +635,10 @@ def session_list(request):
     code = (form.cleaned_data.get("training_class") or "").strip()
     if code:
         qs = qs.filter(training_class__code__icontains=code)
+    for param, lookup in (("district", "district_id"),  # cockpit drill-down
+                          ("institution", "training_class__institution_id")):
+        if (params.get(param) or "").isdigit():
+            qs = qs.filter(**{lookup: int(params[param])})
     return _list_page(request, title=Session._meta.verbose_name_plural,
                       table=tables.SessionTable(qs, request), filter_form=form)
 

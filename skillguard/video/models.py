@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from skillguard.core.scoping import RestrictedManager, Scope
 
@@ -34,6 +35,9 @@ class StreamSession(models.Model):
     institution_id = models.BigIntegerField(_("institution"))
     server = models.CharField(_("media server"), max_length=32, default="nginx-rtmp")
     client_addr = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    # the media server's id of the publishing connection (nginx-rtmp ``clientid``): tells
+    # this push's "done" from that of a refused second push on the same key
+    client_id = models.CharField(_("media server client id"), max_length=32, blank=True)
     started_at = models.DateTimeField(_("started"))
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=32, blank=True)
@@ -101,16 +105,16 @@ class SegmentStatus(models.TextChoices):
 
 
 class StorageTier(models.TextChoices):
-    ONLINE = "online", _("Online")
-    ARCHIVE = "archive", _("Archive")
+    ONLINE = "online", pgettext_lazy("storage tier", "Online")
+    ARCHIVE = "archive", pgettext_lazy("storage tier", "Archive")
 
 
 class RecordingSegment(models.Model):
     pk = models.CompositePrimaryKey("district_id", "started_at", "id")
     id = models.BigIntegerField(editable=False)
     district_id = models.BigIntegerField(_("district"))
-    started_at = models.DateTimeField(_("start"))
-    ended_at = models.DateTimeField(_("end"))
+    started_at = models.DateTimeField(_("start time"))
+    ended_at = models.DateTimeField(_("end time"))
     camera_id = models.BigIntegerField(_("camera"))
     institution_id = models.BigIntegerField(_("institution"))
     stream_session_id = models.BigIntegerField(_("stream session"), null=True)

@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+"""Pages of the recorder: a camera's recordings on a day."""
+from django.urls import path
 
-urlpatterns: list = []
+from skillguard.video import views_recording
+
+urlpatterns: list = [
+    path("cameras/<int:pk>/recordings/", views_recording.camera_recordings,
+         name="camera_recordings"),
+]

@@ -50,9 +50,14 @@ SCOPED_TO_A = {"district_supervisor", "institution_admin", "teacher", "trainee",
 SKIP_PREFIXES = ("django-admin/", "i18n/", "static/", "media/", "api/")
 # Pure-public pages: no login needed, nothing scoped on them.
 PUBLIC_URL_NAMES = {"healthz", "accounts:login", "accounts:logout"}
+# Media-server callbacks (video ingest): no login, protected by a shared secret in the query
+# string. Without it everybody, anonymous included, gets 403 (a GET 405) and nothing changes.
+HOOK_URL_NAMES = {"video:hook_publish", "video:hook_publish_done", "video:hook_update"}
 # Pages that answer POST without writing anything (searches, exports, reveals) and that the
 # auditor may therefore use. A write is still caught through the audit trail.
-UI_READ_ONLY_POSTS: set[str] = set()
+# reports:export_request: an export of a statistics table (inline, or queued as an export
+# job, audited as an export) — exporting is reading, and the auditor may export.
+UI_READ_ONLY_POSTS: set[str] = {"reports:export_request"}
 # The docking API (/api/docking/v1/) authenticates by request signature, not by user: it
 # has its own document and its own matrix (skillguard/trust/tests/test_docking_matrix.py).
 DOCKING_API_PREFIX = "api/docking/v1/"
@@ -254,6 +259,97 @@ def _case_attachment(side):
                 None, case, [SimpleUploadedFile("walk.txt", b"walk", "text/plain")])[0])
 
 
+def _estate(kind, side):
+    from skillguard.cameras.testing import estate_record
+
+    return estate_record(kind, side)
+
+
+def _clip(side):
+    """A ready video clip of the side's camera (video viewer), its file in VIDEO_ROOT."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from skillguard.video.models import Clip
+
+    camera = _estate("camera", side)
+    now = timezone.now().replace(microsecond=0)
+    clip = (Clip.objects.filter(camera=camera).order_by("pk").first()
+            or Clip.objects.create(camera=camera, district_id=camera.district_id,
+                                   institution_id=camera.institution_id,
+                                   starts_at=now - dt.timedelta(hours=1),
+                                   ends_at=now - dt.timedelta(minutes=59), state="ready",
+                                   file=f"clips/walk-{camera.pk}.mp4", size_bytes=4,
+                                   requested_by=side.users["district_supervisor"]))
+    path = Path(settings.VIDEO_ROOT) / clip.file  # ready: its download answers 200
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"walk")
+    return clip
+
+
+def _segment(side):
+    """An indexed recording segment of the side's camera (its file need not exist)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from skillguard.core.partitions import ensure_monthly_partitions
+    from skillguard.video.models import RecordingSegment
+
+    camera = _estate("camera", side)
+    existing = RecordingSegment.objects.filter(camera_id=camera.pk).order_by("id").first()
+    if existing:
+        return existing
+    start = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
+    ensure_monthly_partitions("video_recordingsegment", timezone.localdate(start),
+                              timezone.localdate(start))
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO video_recordingsegment (district_id, started_at, ended_at, camera_id,"
+            " institution_id, duration_ms, size_bytes, path, indexed_at) VALUES "
+            "(%s, %s, %s, %s, %s, 2000, 188, %s, now()) RETURNING id",
+            [camera.district_id, start, start + dt.timedelta(seconds=2), camera.pk,
+             camera.institution_id, f"{camera.pk}/walk.ts"])
+        pk = cur.fetchone()[0]
+    return RecordingSegment.objects.get(camera_id=camera.pk, id=pk)
+
+
+
+def _export_job(side):
+    """A finished export of the side's district (its file exists: the download answers)."""
+    from django.core.files.base import ContentFile
+
+    from skillguard.reports.models import ExportJob
+
+    job = ExportJob.objects.filter(district=side.district).order_by("pk").first()
+    if job is None:
+        job = ExportJob.objects.create(table="training", format="csv", district=side.district,
+                                       state="done", rows_done=1, rows_total=1,
+                                       filters={"month_from": "2026-01", "month_to": "2026-01",
+                                                "districts": [side.district.pk]},
+                                       requested_by=side.users["district_supervisor"])
+        job.file.save(job.file_name, ContentFile(b"walk\n"), save=True)
+    return job
+
+
+def _report(side):
+    """An archived monthly report of the side's district (its file exists)."""
+    import datetime
+
+    from django.core.files.base import ContentFile
+
+    from skillguard.reports.models import ReportArchive
+
+    archive = ReportArchive.objects.filter(district=side.district).order_by("pk").first()
+    if archive is None:
+        archive = ReportArchive.objects.create(kind="district", district=side.district,
+                                               month=datetime.date(2026, 1, 1), state="done",
+                                               sha256="0" * 64, size=8)
+        archive.file.save(archive.file_name, ContentFile(b"%PDF-1.7"), save=True)
+    return archive
+
+
 OBJECT_FILLERS = {
     "case": lambda w: (_case(w.a), _case(w.b)),
     "spotcheck": lambda w: (_spot_check(w.a), _spot_check(w.b)),
@@ -264,6 +360,7 @@ OBJECT_FILLERS = {
     "warning": lambda w: (_warning(w.a), _warning(w.b)),
     "ingestbatch": lambda w: (_ingest_batch(w.a), _ingest_batch(w.b)),
     "rule": lambda w: (_rule(w.a), _rule(w.b)),
+    "subscriber": lambda w: (_subscriber(w.a), _subscriber(w.b)),
     "delivery": lambda w: (_delivery(w.a), _delivery(w.b)),
     "quarantine": lambda w: (_quarantined(w.a), _quarantined(w.b)),
     "district": lambda w: (w.a.district, None),
@@ -286,6 +383,15 @@ OBJECT_FILLERS = {
     "batch": lambda w: (_import_batch(w, w.a), _import_batch(w, w.b)),
     "client": lambda w: (_docking_client(w.a), _docking_client(w.b)),
     "key": lambda w: (_client_key(w.a), _client_key(w.b)),
+    # statistics exports and monthly reports (skillguard.reports)
+    "export": lambda w: (_export_job(w.a), _export_job(w.b)),
+    "report": lambda w: (_report(w.a), _report(w.b)),
+    # camera estate (skillguard.cameras.testing.estate_record)
+    **{kind: (lambda w, kind=kind: (_estate(kind, w.a), _estate(kind, w.b)))
+       for kind in ("camera", "workorder", "inspection", "photo")},
+    # video viewer: clips, recording segments (URL key: the segment's id)
+    "clip": lambda w: (_clip(w.a), _clip(w.b)),
+    "segment": lambda w: (_segment(w.a), _segment(w.b)),
 }
 ALIASES = {"trainingclass": "class", "classes": "class", "institutionfiling": "filing",
            "teacherqualification": "qualification", "classreview": "review",
@@ -296,7 +402,7 @@ ALIASES = {"trainingclass": "class", "classes": "class", "institutionfiling": "f
            # supervision: rules are named by their code in URLs; runs and back-tests by id
            "code": "warningrule", "run": "rulerun", "backtest": "rulerun"}
 # How a record appears in a URL when it is not its pk.
-URL_KEYS = {"warningrule": lambda rule: rule.code}
+URL_KEYS = {"warningrule": lambda rule: rule.code, "segment": lambda seg: seg.id}
 
 
 def _url_key(alias, obj):
@@ -307,6 +413,7 @@ VALUE_FILLERS = {"kind": "trainee", "fmt": "csv", "field": "id_number", "format"
 ROUTE_FILLERS: dict[tuple[str, str], object] = {
     ("ingest_batches:batch", "pk"): "ingestbatch",  # docking batches, not spreadsheet imports
     ("ingest_batches:progress", "pk"): "ingestbatch",
+    ("video:live_file", "name"): ("value", "0.ts"),  # a live HLS fragment's file name
 }
 
 
@@ -602,7 +709,7 @@ def _b_filters(world) -> dict:
             continue
         _a, b = filler(world)
         if b is not None:
-            out[alias] = out[f"{alias}_id"] = b.pk
+            out[alias] = out[f"{alias}_id"] = _url_key(alias, b)
     out["training_class"] = out["class"]
     return out
 
@@ -636,6 +743,13 @@ def walk_pages(world, role) -> Problems:
             continue
         path = route.build(values["in"])
 
+        if role == "anonymous" and route.name in HOOK_URL_NAMES:
+            for method in ("get", "post"):
+                result = call(client, method, path, data={"name": "walk", "key": "walk"})
+                if result.status not in (403, 405) or result.writes:
+                    problems.add(role, method, path, "a hook without its secret must answer "
+                                 "403 and change nothing", result)
+            continue
         if role == "anonymous":
             for method in ("get", "post"):
                 result = call(client, method, path, data={})
@@ -728,6 +842,10 @@ API_BODIES = {
     "escalateCase": lambda w, c: {"reason": "walk"},
     "reopenCase": lambda w, c: {"reason": "walk"},
     "commentCase": lambda w, c: {"text": "walk"},
+    # reports: an export of a statistics table (read-only), a district report of world.a
+    "createExportJob": lambda w, c: {"table": "training", "format": "csv"},
+    "generateReport": lambda w, c: {"kind": "district", "district": w.a.district.pk,
+                                    "month": f"{dt.date.today():%Y-%m}"},
     "drawSpotCheck": lambda w, c: {"kind": "attendance", "sample_size": 2, "seed": "walk"},
     "recordSpotCheckResult": lambda w, c: {"outcome": "pass", "findings": "walk"},
     "createInstitution": lambda w, c: {
@@ -768,6 +886,27 @@ API_BODIES = {
     "createRuleBacktest": lambda w, c: {
         "window_start": (c["starts"] - dt.timedelta(days=30)).isoformat(),
         "window_end": c["starts"].isoformat()},
+    # video viewer: a clip of world.a's camera (refused: nothing is recorded in the walk)
+    "requestClip": lambda w, c: {"camera_id": _estate("camera", w.a).pk,
+                                 "starts_at": c["starts"].isoformat(),
+                                 "ends_at": (c["starts"] + dt.timedelta(minutes=1)).isoformat()},
+    # camera estate: bodies that leave world.a's camera in service (refusals where a step
+    # would take it out: the video pages walked after must still find it streaming-ready)
+    "requestCameraInstallation": lambda w, c: {"institution": w.a.institution.pk,
+                                               "venue": w.a.venue.pk, "room": w.a.room.pk},
+    "revokeStreamKey": lambda w, c: {"reason": ""},
+    "reportCameraFault": lambda w, c: {"description": ""},
+    "startCameraRelocation": lambda w, c: {"venue": w.a.venue.pk, "room": w.a.room.pk},
+    "scheduleCameraInspection": lambda w, c: {},
+    "retireCamera": lambda w, c: {"reason": ""},
+    "scheduleWorkOrder": lambda w, c: {"technician_name": "walk",
+                                       "technician_phone": "13800000000",
+                                       "appointment_at": c["starts"].isoformat()},
+    "recordInstallation": lambda w, c: {"serial": "walk"},
+    "recordRepairVisit": lambda w, c: {"result": "walk"},
+    "recordInspection": lambda w, c: {"checklist": {k: {"ok": True} for k in (
+        "device", "network", "picture_quality", "picture_position")}},
+    "cancelWorkOrder": lambda w, c: {"reason": "walk"},
 }
 
 

@@ -103,10 +103,12 @@ def test_clean_city_raises_nothing(city):
 
 def test_every_rule_that_can_fire_is_injected(city):
     firing = {code for code, cls in RULES.items() if not cls.awaits_source}
-    assert {code for code, _subject in city["labels"]} == firing
+    # the city has no camera streams: CAMERA_OFFLINE_DURING_SESSION fires on video coverage,
+    # tested with real streams in skillguard/video/tests/test_recorder.py
+    assert {code for code, _subject in city["labels"]} == firing - {
+        "CAMERA_OFFLINE_DURING_SESSION"}
     placeholders = {code for code, cls in RULES.items() if cls.awaits_source}
-    assert {"CAMERA_OFFLINE_DURING_SESSION", "HEADCOUNT_BELOW_ATTENDANCE",
-            "ONLINE_NO_HEARTBEAT"} <= placeholders
+    assert {"HEADCOUNT_BELOW_ATTENDANCE", "ONLINE_NO_HEARTBEAT"} <= placeholders
 
 
 def test_each_rule_raises_exactly_its_injected_anomalies(city):
