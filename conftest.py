@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -17,29 +16,7 @@ REQUIRE_ALL = os.environ.get("SKILLGUARD_REQUIRE_ALL", "").lower() in {"1", "tru
 CHROMIUM = os.environ.get("SKILLGUARD_CHROMIUM", "/usr/bin/chromium")
 
 
-def require_binary(path_or_name: str, why: str) -> str:
-    """The binary's path; skip the test if it is missing (fail under SKILLGUARD_REQUIRE_ALL)."""
-    found = path_or_name if os.path.exists(path_or_name) else shutil.which(path_or_name)
-    if not found:
-        message = f"{path_or_name} not installed: {why}"
-        if REQUIRE_ALL:
-            pytest.fail(message + " (SKILLGUARD_REQUIRE_ALL=1)")
-        pytest.skip(message)
-    return found
-
-
-def require_importable(module: str, why: str):
-    """Import ``module``; skip the test when it (or a system library it loads, such as
-    WeasyPrint's Pango) is missing — fail under SKILLGUARD_REQUIRE_ALL."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except (ImportError, OSError) as exc:
-        message = f"{module} cannot be loaded ({exc}): {why}"
-        if REQUIRE_ALL:
-            pytest.fail(message + " (SKILLGUARD_REQUIRE_ALL=1)")
-        pytest.skip(message)
+from skillguard.core.skips import require_binary, require_importable  # noqa: E402,F401
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +44,19 @@ def _reference_data(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     from skillguard.registry.seed import ensure_districts
 
+    if transactional:
+        # Django's flush leaves unmanaged tables alone: the partitioned facts would carry
+        # rows of earlier transactional tests into this one.
+        from django.db import connection
+
+        from skillguard.core.partitions import FACT_TABLES
+
+        with connection.cursor() as cur:
+            cur.execute("SELECT string_agg(quote_ident(c.relname), ', ') FROM pg_class c "
+                        "WHERE c.relname = ANY(%s) AND c.relkind = 'p'", [list(FACT_TABLES)])
+            tables = cur.fetchone()[0]
+            if tables:
+                cur.execute(f"TRUNCATE {tables}")
     ensure_districts()
 
 

@@ -93,7 +93,7 @@ def estate_summary(request):
 
 
 @router.get("/cameras/coverage", response={200: list[CoverageOut], **R},
-            **_op("cameraCoverage", "Camera coverage (应装尽装)",
+            **_op("cameraCoverage", "Camera coverage (every approved classroom has a camera)",
                   "每个机构已批准教室中有在用摄像头的比例及缺装教室。Per institution: approved "
                   "classrooms, those with a camera in service, the rate and the rooms missing "
                   "one."))

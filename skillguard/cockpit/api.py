@@ -58,7 +58,7 @@ def _scope_out(scope) -> dict:
             "institution": scope.institution_id, "label": scope.label}
 
 
-@router.get("/cockpit/figures", response={200: FiguresOut, **R}, operation_id="cockpit_figures",
+@router.get("/cockpit/figures", response={200: FiguresOut, **R}, operation_id="cockpitFigures",
             summary="Key figures of the city, a district or an institution",
             description="Classes running, sessions, trainees present, valid hours, attendance "
                         "rate, warnings by severity and state, overdue cases, cameras online, "
@@ -71,8 +71,11 @@ def cockpit_figures(request, q: Query[ScopeIn]):
             "figures": [f.as_dict() for f in key.values()]}
 
 
-@router.get("/cockpit/trends", response={200: TrendOut, **R}, operation_id="cockpit_trends",
-            summary="Trend of one metric by day, week, month or year")
+@router.get("/cockpit/trends", response={200: TrendOut, **R}, operation_id="cockpitTrends",
+            summary="Trend of one metric by day, week, month or year",
+            description="驾驶舱趋势：某项指标按日、周、月或年的序列（区间内每个周期都有值，无数据为 0）。"
+                        "One metric per day, week, month or year over the period; every "
+                        "period of the range is present (0 when empty).")
 def cockpit_trends(request, q: Query[ScopeIn], metric: Metric = "sessions",
                    grain: Grain = "day"):
     scope, first, last = _scope(request, q)
@@ -81,9 +84,12 @@ def cockpit_trends(request, q: Query[ScopeIn], metric: Metric = "sessions",
 
 
 @router.get("/cockpit/breakdowns", response={200: BreakdownOut, **R},
-            operation_id="cockpit_breakdowns",
+            operation_id="cockpitBreakdowns",
             summary="One metric broken down by district, institution, occupation, level, "
-                    "trainee category or severity")
+                    "trainee category or severity",
+            description="驾驶舱分布：某项指标按区、机构、职业、等级、学员类别或严重程度分组，附下钻链接。"
+                        "Each row has its key, label, value and the URL of the records behind "
+                        "it where a list page exists.")
 def cockpit_breakdowns(request, q: Query[ScopeIn], metric: Metric = "sessions",
                        by: By = "district"):
     scope, first, last = _scope(request, q)
@@ -91,8 +97,11 @@ def cockpit_breakdowns(request, q: Query[ScopeIn], metric: Metric = "sessions",
             "rows": figures.breakdown(scope, metric, by, first, last)}
 
 
-@router.get("/cockpit/ranking", response={200: RankingOut, **R}, operation_id="cockpit_ranking",
-            summary="Risk ranking of institutions, with the reasons")
+@router.get("/cockpit/ranking", response={200: RankingOut, **R}, operation_id="cockpitRanking",
+            summary="Risk ranking of institutions, with the reasons",
+            description="机构风险排行：按公布的评分公式（未办结预警按严重程度加权、逾期案件、出勤率、"
+                        "监控覆盖率）排序，并列出原因。Institutions by the published risk score, "
+                        "with the reasons.")
 def cockpit_ranking(request, district: int | None = None, institution: int | None = None,
                     limit: int = 20):
     scope = figures.resolve_scope(request.auth, district, institution)

@@ -72,10 +72,10 @@ class SubscriberTable(Table):
     }
 
 
-def _form_page(request, form, *, title, save, subtitle=""):
-    rules = reverse("distribution:rule_list")
+def _form_page(request, form, *, title, save, subtitle="", back="distribution:rule_list"):
+    listing = reverse(back)
     return form_page(request, form, title=title, save=save, subtitle=subtitle,
-                     success=lambda obj: rules, cancel_url=rules)
+                     success=lambda obj: listing, cancel_url=listing)
 
 
 @login_required
@@ -148,19 +148,14 @@ def subscriber_list(request):
                               "feed; its secret is shown once when issued."))
 
 
-def _subscriber_form_page(request, form, *, title, save, subtitle=""):
-    listing = reverse("distribution:subscriber_list")
-    return form_page(request, form, title=title, save=save, subtitle=subtitle,
-                     success=lambda obj: listing, cancel_url=listing)
-
-
 @login_required
 def subscriber_create(request):
     user = request.user
     _require(user, "add", Subscriber)
     form = forms.SubscriberForm(request.POST if request.method == "POST" else None)
-    return _subscriber_form_page(request, form, title=_("New subscriber"),
-                                 save=lambda d: services.create_subscriber(user, **d))
+    return _form_page(request, form, title=_("New subscriber"),
+                      save=lambda d: services.create_subscriber(user, **d),
+                      back="distribution:subscriber_list")
 
 
 @login_required
@@ -171,8 +166,9 @@ def subscriber_edit(request, pk):
                "active": sub.active}
     form = forms.SubscriberForm(request.POST if request.method == "POST" else None,
                                 initial=initial)
-    return _subscriber_form_page(request, form, title=_("Edit subscriber"), subtitle=str(sub),
-                                 save=lambda d: services.update_subscriber(user, sub, **d))
+    return _form_page(request, form, title=_("Edit subscriber"), subtitle=str(sub),
+                      save=lambda d: services.update_subscriber(user, sub, **d),
+                      back="distribution:subscriber_list")
 
 
 @login_required

@@ -6,7 +6,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import require_binary
+from skillguard.core.skips import require_binary
 from skillguard import dbserver
 
 

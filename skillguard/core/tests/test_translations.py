@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polib
 
-from conftest import require_binary
+from skillguard.core.skips import require_binary
 
 PACKAGE = Path(__file__).resolve().parents[2]
 PO = PACKAGE / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"

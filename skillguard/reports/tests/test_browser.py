@@ -71,7 +71,7 @@ def test_statistics_export_and_monthly_report(stats_world, page, browser_login):
     page.wait_for_selector("#report-progress")
     archive = ReportArchive.objects.get()
     assert archive.state == "queued"
-    from conftest import require_importable
+    from skillguard.core.skips import require_importable
 
     require_importable("weasyprint", "PDF reports are rendered by WeasyPrint")
     pdf.generate_report(archive.pk)  # what the worker does; the page reloads by itself

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from conftest import require_binary, require_importable
+from skillguard.core.skips import require_binary
+from skillguard.core.skips import require_importable
 from skillguard.audit.models import AuditEvent
 from skillguard.reports import pdf, statistics
 from skillguard.reports.models import ReportArchive

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from conftest import require_binary
+from skillguard.core.skips import require_binary
 from skillguard.cameras.models import CameraState
 from skillguard.cameras.testing import make_camera
 from skillguard.video.media.nginx_rtmp import RTMP_MODULE

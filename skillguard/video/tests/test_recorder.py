@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from conftest import require_binary
+from skillguard.core.skips import require_binary
 from skillguard.cameras.testing import make_camera
 from skillguard.core.partitions import ensure_monthly_partitions
 from skillguard.registry.models import Session

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import require_binary
+from skillguard.core.skips import require_binary
 from skillguard.audit.models import AuditAction, AuditEvent
 from skillguard.cameras.testing import make_camera
 from skillguard.core.errors import BusinessRuleError
