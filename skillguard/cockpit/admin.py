@@ -4,6 +4,7 @@ from skillguard.cockpit.models import (
     CaseDaily,
     DailyTraining,
     MonthlyTraining,
+    QualityDaily,
     RollupState,
     SubsidyDaily,
     WarningDaily,
@@ -28,3 +29,4 @@ class TrainingRollupAdmin(admin.ModelAdmin):
 admin.site.register(WarningDaily)
 admin.site.register(CaseDaily)
 admin.site.register(SubsidyDaily)
+admin.site.register(QualityDaily)

@@ -14,6 +14,10 @@ touched, then ``INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE``) from
                    on-time counts as of the refresh.
 ``SubsidyDaily``   subsidy verdicts by the local end date of their class: count, amount
                    eligible, amount withheld (the catalogue amount of refused claims).
+``QualityDaily``   data quality (数据质量) per docking client and local day: received,
+                   accepted, rejected (and per reason code), corrected later — the figures
+                   ``distribution.quality`` defines and shows, with the client's district and
+                   institution as scope keys.
 ``RollupState``    per rollup: when it was last refreshed and the high-water marks the next
                    incremental refresh starts from — the freshness shown on every figure.
 
@@ -163,6 +167,31 @@ class SubsidyDaily(models.Model):
             fields=["day", "district_id", "institution_id", "occupation_id", "level",
                     "category", "verdict"], name="cockpit_subsidydaily_grain")]
         indexes = [models.Index(fields=["district_id", "day"], name="cockpit_sd_district")]
+
+
+class QualityDaily(models.Model):
+    """One docking client's data quality on one local day (``distribution.quality``)."""
+
+    client_id = models.BigIntegerField(_("source"))
+    day = models.DateField(_("day"))
+    district_id = models.BigIntegerField(_("district"), default=0)  # 0: city-level client
+    institution_id = models.BigIntegerField(_("institution"), default=0)  # 0: none
+    received = models.IntegerField(_("received"), default=0)
+    accepted = models.IntegerField(_("accepted"), default=0)
+    rejected = models.IntegerField(_("rejected"), default=0)
+    corrected = models.IntegerField(_("corrected later"), default=0)
+    rejected_by_code = models.JSONField(_("rejected by reason"), default=dict, blank=True)
+
+    objects = RestrictedManager()
+    scope = ROLLUP_SCOPE
+
+    class Meta:
+        verbose_name = _("daily data quality figures")
+        verbose_name_plural = _("daily data quality figures")
+        constraints = [models.UniqueConstraint(fields=["client_id", "day"],
+                                               name="cockpit_qualitydaily_grain")]
+        indexes = [models.Index(fields=["district_id", "day"], name="cockpit_qd_district"),
+                   models.Index(fields=["day"], name="cockpit_qd_day")]
 
 
 class RollupState(models.Model):

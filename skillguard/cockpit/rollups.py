@@ -15,7 +15,11 @@ What marks a day as touched:
 * warnings — ``last_seen_at`` (raised or seen again), new ids, and warnings linked to a case
   or whose case changed (``cases.Case.updated_at``: status in case / closed);
 * cases — ``updated_at`` (every step, and ``cases.escalate_overdue`` marking overdue);
-* subsidies — ``subsidies.SubsidyVerdict.computed_at`` (their classes' end dates).
+* subsidies — ``subsidies.SubsidyVerdict.computed_at`` (their classes' end dates);
+* quality — the ingest timestamps ``Submission.received_at``, ``RecordIdentity.created_at``,
+  ``RecordVersion.replaced_at`` and ``QuarantinedRecord.created_at``, plus, for every version
+  replaced since the mark, the day that version had been accepted (its "corrected" count
+  changes). The SQL is ``distribution.quality.QUALITY_SQL``, the one the page runs live.
 
 Days are local (Asia/Shanghai). The sources are read with their true values: valid hours come
 from ``SessionAttendance`` (computed by ``attendance.hours``), never from client totals.
@@ -31,11 +35,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from skillguard.cockpit.models import RollupState
+from skillguard.distribution.quality import QUALITY_SQL
 
 log = logging.getLogger(__name__)
 
 TZ = "Asia/Shanghai"
-ROLLUPS = ("training", "warnings", "cases", "subsidies")
+ROLLUPS = ("training", "warnings", "cases", "subsidies", "quality")
 # margin for transactions that committed late with an earlier timestamp
 SAFETY = dt.timedelta(minutes=5)
 ACTIVE_CLASS = ("approved", "in_progress", "finished")
@@ -147,6 +152,21 @@ DO UPDATE SET verdicts = EXCLUDED.verdicts, amount = EXCLUDED.amount,
               withheld = EXCLUDED.withheld
 """
 
+QUALITY_ROLLUP_SQL = f"""
+INSERT INTO cockpit_qualitydaily (client_id, day, district_id, institution_id, received,
+                                  accepted, rejected, corrected, rejected_by_code)
+SELECT q.client_id, q.day, coalesce(c.district_id, inst.district_id, 0),
+       coalesce(c.institution_id, 0), q.received, q.accepted, q.rejected, q.corrected,
+       q.rejected_by_code
+FROM ({QUALITY_SQL}) q
+LEFT JOIN ingest_dockingclient c ON c.id = q.client_id
+LEFT JOIN registry_institution inst ON inst.id = c.institution_id
+ON CONFLICT (client_id, day) DO UPDATE SET
+  district_id = EXCLUDED.district_id, institution_id = EXCLUDED.institution_id,
+  received = EXCLUDED.received, accepted = EXCLUDED.accepted, rejected = EXCLUDED.rejected,
+  corrected = EXCLUDED.corrected, rejected_by_code = EXCLUDED.rejected_by_code
+"""
+
 MONTHLY_SQL = """
 INSERT INTO cockpit_monthlytraining (day, district_id, institution_id, occupation_id, level,
     category, sessions_scheduled, classes_running, trainees_present, attendances, checkins,
@@ -169,6 +189,7 @@ SPECS = {
     "warnings": ("cockpit_warningdaily", WARNINGS_SQL),
     "cases": ("cockpit_casedaily", CASES_SQL),
     "subsidies": ("cockpit_subsidydaily", SUBSIDIES_SQL),
+    "quality": ("cockpit_qualitydaily", QUALITY_ROLLUP_SQL),
 }
 
 # the whole span of each source, for a full rebuild
@@ -191,6 +212,15 @@ SPAN_SQL = {
                         (max(opened_at) AT TIME ZONE '{TZ}')::date FROM cases_case""",
     "subsidies": """SELECT min(tc.end_date), max(tc.end_date) FROM subsidies_subsidyverdict v
                     JOIN registry_trainingclass tc ON tc.id = v.training_class_id""",
+    "quality": f"""SELECT (min(t) AT TIME ZONE '{TZ}')::date, (max(t) AT TIME ZONE '{TZ}')::date
+        FROM (SELECT min(received_at) t FROM ingest_submission UNION ALL
+              SELECT max(received_at) FROM ingest_submission UNION ALL
+              SELECT min(created_at) FROM ingest_recordidentity UNION ALL
+              SELECT max(created_at) FROM ingest_recordidentity UNION ALL
+              SELECT min(replaced_at) FROM ingest_recordversion UNION ALL
+              SELECT max(replaced_at) FROM ingest_recordversion UNION ALL
+              SELECT min(created_at) FROM ingest_quarantinedrecord UNION ALL
+              SELECT max(created_at) FROM ingest_quarantinedrecord) x""",
 }
 
 # days touched since the marks (%(since)s: the high-water time; id marks by name)
@@ -223,6 +253,26 @@ TOUCHED_SQL = {
         WHERE v.computed_at >= %(since)s
         UNION
         SELECT DISTINCT end_date FROM registry_trainingclass WHERE updated_at >= %(since)s""",
+    "quality": f"""
+        SELECT DISTINCT (received_at AT TIME ZONE '{TZ}')::date FROM ingest_submission
+        WHERE received_at >= %(since)s
+        UNION
+        SELECT DISTINCT (created_at AT TIME ZONE '{TZ}')::date FROM ingest_recordidentity
+        WHERE created_at >= %(since)s
+        UNION
+        SELECT DISTINCT (replaced_at AT TIME ZONE '{TZ}')::date FROM ingest_recordversion
+        WHERE replaced_at >= %(since)s
+        UNION
+        SELECT DISTINCT (created_at AT TIME ZONE '{TZ}')::date FROM ingest_quarantinedrecord
+        WHERE created_at >= %(since)s
+        UNION
+        -- a version replaced since the mark is corrected: the day it had been accepted
+        SELECT DISTINCT (coalesce(prev.replaced_at, i.created_at) AT TIME ZONE '{TZ}')::date
+        FROM ingest_recordversion rv
+        JOIN ingest_recordidentity i ON i.id = rv.identity_id
+        LEFT JOIN ingest_recordversion prev
+          ON prev.identity_id = rv.identity_id AND prev.version = rv.version - 1
+        WHERE rv.replaced_at >= %(since)s""",
 }
 
 MARKS_SQL = {
@@ -231,6 +281,7 @@ MARKS_SQL = {
     "warnings": {"warning_id": "SELECT coalesce(max(id), 0) FROM supervision_warning"},
     "cases": {"case_id": "SELECT coalesce(max(id), 0) FROM cases_case"},
     "subsidies": {},
+    "quality": {},
 }
 
 
@@ -268,7 +319,7 @@ def _aggregate(cur, name: str, first: dt.date, last: dt.date, now) -> None:
     cur.execute(f"DELETE FROM {table} WHERE day >= %s AND day <= %s", [first, last])
     hi = last + dt.timedelta(days=1)
     cur.execute(sql, {"lo": _midnight(first), "hi": _midnight(hi), "lo_day": first,
-                      "hi_day": hi, "now": now})
+                      "hi_day": hi, "now": now, "tz": TZ, "all_clients": True, "clients": []})
 
 
 def _monthly(cur, months: set[dt.date]) -> None:

@@ -97,9 +97,10 @@ def quality_sources(user):
     return QualitySource.objects.restrict(user, "view").order_by("name")
 
 
-def quality_rows(user, start: dt.date, end: dt.date, client_id: int | None = None):
+def quality_rows(user, start: dt.date, end: dt.date, client_id: int | None = None,
+                 fresh: quality.Freshness | None = None):
     sources = quality_sources(user)
     if client_id:
         sources = sources.filter(pk=client_id)
     names = dict(sources.values_list("pk", "name"))
-    return quality.compute(list(names), start, end, names)
+    return quality.compute(list(names), start, end, names, fresh)

@@ -22,6 +22,7 @@ from skillguard.distribution.models import (
     WebhookDelivery,
 )
 from skillguard.distribution.quality import THRESHOLD
+from skillguard.distribution.quality import freshness as quality_freshness
 from skillguard.registry.tables import Column, Table
 from skillguard.core.pages import form_page
 from skillguard.core.pages import list_page as _list_page
@@ -223,7 +224,8 @@ def quality(request):
     form = forms.QualityFilterForm(request.GET or None, sources)
     start, end = form.period()
     source = form.cleaned_data.get("source") if form.is_bound and form.is_valid() else None
-    rows = queries.quality_rows(user, start, end, source.pk if source else None)
+    fresh = quality_freshness()
+    rows = queries.quality_rows(user, start, end, source.pk if source else None, fresh)
     if form.is_bound and form.is_valid() and form.cleaned_data.get("below"):
         rows = [r for r in rows if r.below_threshold]
     page = Paginator(rows, 100).get_page(request.GET.get("page"))
@@ -231,6 +233,6 @@ def quality(request):
                 else "distribution/quality.html")
     response = render(request, template, {
         "title": _("Data quality"), "filter_form": form, "page": page, "start": start,
-        "end": end, "threshold": THRESHOLD * 100})
+        "end": end, "threshold": THRESHOLD * 100, "fresh": fresh})
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -87,12 +87,18 @@ ERROR_MESSAGES = {
     "unknown_columns": _("Unknown columns: %(detail)s."),
     "duplicate_columns": _("Columns named twice: %(detail)s."),
     "interrupted": _("Processing was interrupted (%(detail)s); it resumes automatically."),
+    "hung": _("The worker made no progress at line %(line)s for %(detail)s minutes; its "
+              "connection was ended and the batch resumes on another worker."),
     "stalled": _("Processing stopped at line %(line)s in every attempt (%(detail)s); the "
                  "batch is kept and can be retried after the cause is fixed."),
 }
 # A batch whose processing starts this many times at the same line without committing a
 # chunk (its worker died each time) is failed with "stalled" rather than retried for ever.
 MAX_STALLED_RUNS = 3
+# A worker holding a batch without committing a chunk for this long is taken as hung (a
+# chunk of 5,000 records takes about a second): its connection is ended, which rolls its
+# chunk back and frees the batch for the stale-batch sweep.
+HUNG_MINUTES = 15
 
 
 class BatchError(Exception):
@@ -533,7 +539,7 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
     # Committed before any record is touched: a run that dies still counts.
     IngestBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.PROCESSING, started_at=batch.started_at or timezone.now(),
-        stalled_runs=runs, stalled_cursor=batch.cursor)
+        stalled_runs=runs, stalled_cursor=batch.cursor, progress_at=timezone.now())
     ref = services.SubmissionRef(id=batch.submission_id, received_at=batch.submission_received_at,
                                  district_id=batch.district_id)
     client = batch.client
@@ -561,7 +567,9 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
         log.warning("batch %s failed: %s", batch.pk, exc)
         return "failed"
     except Exception as exc:  # a bug or the database: kept on the batch, retried later
-        IngestBatch.objects.filter(pk=batch.pk).update(error=BatchError(
+        # A run whose connection the hung-worker sweep ended keeps the sweep's "hung".
+        IngestBatch.objects.filter(pk=batch.pk).exclude(error__startswith='{"code": "hung"') \
+            .update(error=BatchError(
             "interrupted", batch.cursor + 1, f"{type(exc).__name__}: {exc}"[:300]).as_json())
         raise
     IngestBatch.objects.filter(pk=batch.pk).update(
@@ -605,8 +613,9 @@ def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk) -> None:
         current.cursor = last_line
         current.error = ""
         current.stalled_runs, current.stalled_cursor = 0, last_line  # progress was made
+        current.progress_at = timezone.now()
         current.save(update_fields=["accepted", "unchanged", "rejected", "processed", "cursor",
-                                    "error", "stalled_runs", "stalled_cursor"])
+                                    "error", "stalled_runs", "stalled_cursor", "progress_at"])
     batch.cursor = last_line
 
 
@@ -622,8 +631,57 @@ def stale_batches() -> list:
     return ids
 
 
+def hung_minutes() -> int:
+    return int(os.environ.get("SKILLGUARD_BATCH_HUNG_MINUTES") or
+               getattr(settings, "SKILLGUARD_BATCH_HUNG_MINUTES", HUNG_MINUTES))
+
+
+def lock_holder(batch_id) -> int | None:
+    """The backend pid holding the batch's advisory lock, if any (a bigint advisory key
+    shows in pg_locks as classid = high 32 bits, objid = low 32 bits, objsubid = 1)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND d.datname = current_database() AND l.pid <> pg_backend_pid() "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)",
+            [_lock_key(batch_id)])
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+def reclaim_hung(now=None) -> list:
+    """End the connections of workers that hold a batch without progress for longer than
+    ``hung_minutes()``: their open chunk rolls back (chunks are whole transactions), their
+    lock goes with the connection, and the stale-batch sweep requeues the batch. A batch
+    that hangs at the same line every time ends as ``stalled`` (MAX_STALLED_RUNS)."""
+    now = now or timezone.now()
+    minutes = hung_minutes()
+    reclaimed = []
+    for batch in IngestBatch.objects.filter(
+            status=BatchStatus.PROCESSING,
+            progress_at__lt=now - dt.timedelta(minutes=minutes)).only("pk", "cursor"):
+        pid = lock_holder(batch.pk)
+        if pid is None:  # nobody holds it: the ordinary sweep takes it
+            continue
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", [pid])
+            ended = cur.fetchone()[0]
+        if not ended:
+            log.error("batch %s: could not end hung worker connection %s", batch.pk, pid)
+            continue
+        IngestBatch.objects.filter(pk=batch.pk).update(error=BatchError(
+            "hung", batch.cursor + 1, str(minutes)).as_json())
+        log.warning("batch %s: worker connection %s made no progress for %s minutes at line "
+                    "%s; ended", batch.pk, pid, minutes, batch.cursor + 1)
+        reclaimed.append(batch.pk)
+    return reclaimed
+
+
 def requeue_stale() -> int:
-    """Enqueue again every batch no worker holds (the queueing lock prevents doubles)."""
+    """End hung workers' connections, then enqueue again every batch no worker holds (the
+    queueing lock prevents doubles)."""
+    reclaim_hung()
     return sum(1 for batch_id in stale_batches() if enqueue_batch(batch_id))
 
 

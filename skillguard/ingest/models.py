@@ -217,6 +217,10 @@ class IngestBatch(models.Model):
     # memory, a bug) fails after ingest.batches.MAX_STALLED_RUNS instead of looping for ever.
     stalled_runs = models.PositiveIntegerField(_("runs without progress"), default=0)
     stalled_cursor = models.PositiveIntegerField(default=0, editable=False)
+    # The worker's lease: moved at the start of every run and with every committed chunk.
+    # A batch in processing whose lease is older than SKILLGUARD_BATCH_HUNG_MINUTES has a
+    # worker that is alive but makes no progress; its connection is ended (batches.py).
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

@@ -462,8 +462,8 @@ def _quarantine(client, when, codes):
     QuarantinedRecord.objects.filter(pk=q.pk).update(created_at=when)
 
 
-def test_quality_figures_equal_hand_computed_counts(world, systems, login):
-    a, b = systems
+def _quality_data(a, b):
+    """Two days of traffic of two sources (the hand-computed figures below)."""
     tz = timezone.get_current_timezone()
     d1 = timezone.localdate() - dt.timedelta(days=2)
     d2 = d1 + dt.timedelta(days=1)
@@ -489,8 +489,10 @@ def test_quality_figures_equal_hand_computed_counts(world, systems, login):
     for n in range(5):
         _identity(b, 100 + n, t1)
 
-    names = {a.pk: a.name, b.pk: b.name}
-    rows = {(r.client_id, r.day): r for r in quality.compute([a.pk, b.pk], d1, d2, names)}
+    return d1, d2, idents
+
+
+def _check_hand_computed(rows, a, b, d1, d2):
     r = rows[(a.pk, d1)]
     assert (r.received, r.accepted, r.rejected, r.unchanged, r.corrected) == (60, 50, 4, 6, 3)
     assert r.rejected_by_code == {"id_checksum": 2, "unknown_class": 3}
@@ -506,6 +508,14 @@ def test_quality_figures_equal_hand_computed_counts(world, systems, login):
     assert not r.below_threshold
     assert (b.pk, d2) not in rows
 
+
+def test_quality_figures_equal_hand_computed_counts(world, systems, login):
+    a, b = systems
+    d1, d2, _idents = _quality_data(a, b)
+    names = {a.pk: a.name, b.pk: b.name}
+    rows = {(r.client_id, r.day): r for r in quality.compute([a.pk, b.pk], d1, d2, names)}
+    _check_hand_computed(rows, a, b, d1, d2)
+
     # the page: the city sees both sources, a district supervisor only its own
     page = login(world.users["city_supervisor"]).get(reverse("distribution:quality"),
                                                      {"start": d1, "end": d2})
@@ -518,6 +528,67 @@ def test_quality_figures_equal_hand_computed_counts(world, systems, login):
     assert a.name in html and b.name not in html
     assert login(world.users["institution_admin"]).get(
         reverse("distribution:quality")).status_code == 403
+
+
+def _rolled_up(client_ids):
+    from skillguard.cockpit.models import QualityDaily
+
+    return {(q.client_id, q.day): (q.district_id, q.received, q.accepted, q.rejected,
+                                   q.corrected, q.rejected_by_code)
+            for q in QualityDaily.objects.filter(client_id__in=client_ids)}
+
+
+def _as_tuples(rows):
+    return {(r.client_id, r.day): (r.received, r.accepted, r.rejected, r.corrected,
+                                   r.rejected_by_code) for r in rows}
+
+
+def test_quality_rollup_equals_live_and_follows_corrections(world, systems, login):
+    from skillguard.cockpit import rollups
+
+    a, b = systems
+    d1, d2, idents = _quality_data(a, b)
+    today = timezone.localdate()
+    names = {a.pk: a.name, b.pk: b.name}
+    live = quality.compute([a.pk, b.pk], d1, today, names)
+    assert quality.freshness().live_from is None  # never rolled up: all live
+
+    rollups.refresh_one("quality")
+    fresh = quality.freshness()
+    assert fresh.live_from == today and fresh.refreshed_at is not None
+    stored = _rolled_up([a.pk, b.pk])
+    assert {k: v[1:] for k, v in stored.items()} == _as_tuples(live)
+    assert stored[(a.pk, d1)][0] == a.district_key and stored[(b.pk, d1)][0] == b.district_key
+    # the page's rows now come from the rollup for d1, d2: same figures as the live ones
+    rolled = quality.compute([a.pk, b.pk], d1, today, names)
+    assert _as_tuples(rolled) == _as_tuples(live)
+    _check_hand_computed({(r.client_id, r.day): r for r in rolled}, a, b, d1, d2)
+
+    # a correction today of a record accepted on d1 (version 2 of idents[10]): the
+    # incremental refresh re-aggregates d1 and its corrected count rises
+    RecordVersion.objects.create(identity=idents[10], version=1, payload={},
+                                 submission_id=uuid.uuid4())
+    RecordIdentity.objects.filter(pk=idents[10].pk).update(version=2)
+    # a record accepted yesterday (d2, version 3 of idents[0]) corrected today as well
+    RecordVersion.objects.create(identity=idents[0], version=3, payload={},
+                                 submission_id=uuid.uuid4())
+    assert rollups.refresh_one("quality") >= 3  # d1, d2 and today
+    stored = _rolled_up([a.pk, b.pk])
+    assert stored[(a.pk, d1)][4] == 4
+    assert stored[(a.pk, d2)][4] == 2
+    assert stored[(a.pk, today)][2] == 2  # the two new versions accepted today
+    assert {k: v[1:] for k, v in stored.items()} == _as_tuples(
+        quality.compute_live_rows([a.pk, b.pk], d1, today))
+    # a full rebuild gives the same rows as the incremental refreshes
+    rollups.refresh_one("quality", full=True)
+    assert _rolled_up([a.pk, b.pk]) == stored
+
+    # the page reads the rollup and says as of when
+    page = login(world.users["city_supervisor"]).get(reverse("distribution:quality"),
+                                                     {"start": d1, "end": d2})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="quality-freshness"' in html
+    assert html.count('class="tone-danger below"') == 2
 
 
 # --------------------------------------------------------------------------- subscribers UI

@@ -213,3 +213,75 @@ def test_sigkill_the_real_worker_mid_batch(world):
         worker.wait(30)
     _assert_exact(client, batch, accepted, rejected)
     _resend_changes_nothing(client, body, accepted, rejected)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hung_worker_connection_is_ended_and_the_batch_resumes(world, settings):
+    """A worker alive but stuck inside a chunk (a lock wait, a dead NFS mount…) keeps its
+    advisory lock for ever; after SKILLGUARD_BATCH_HUNG_MINUTES without progress the sweep
+    ends its connection, its open chunk rolls back, and another run finishes exactly."""
+    import json
+    import threading
+
+    from django.db import connections
+    from django.db.models import F
+    from django.utils import timezone
+
+    settings.SKILLGUARD_BATCH_HUNG_MINUTES = 15
+    client = make_client(world)
+    body = jsonl(checkin_records(world, 40, bad_every=9))
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/t", enqueue=False)
+    real = batches._commit_chunk
+    stuck, release, outcome = threading.Event(), threading.Event(), {}
+
+    def hang_in_second(pipeline, client_, ref, batch_, chunk):
+        if chunk[0][0] == 11:  # chunk 2: write its records, then hang before the commit
+            with batches.transaction.atomic():
+                pipeline.ingest_records(client_, ref, "checkin", [r for _, r in chunk],
+                                        first_line=chunk[0][0], batch=batch_)
+                stuck.set()
+                release.wait(60)
+                with batches.connection.cursor() as cur:
+                    cur.execute("SELECT 1")  # the connection was ended meanwhile
+        return real(pipeline, client_, ref, batch_, chunk)
+
+    def hung_worker():
+        try:
+            outcome["result"] = batches.run_batch(batch.pk, chunk_lines=10)
+        except Exception as exc:  # the ended connection
+            outcome["error"] = exc
+        finally:
+            try:
+                connections.close_all()
+            except Exception:
+                pass
+
+    batches._commit_chunk = hang_in_second
+    thread = threading.Thread(target=hung_worker)
+    thread.start()
+    try:
+        assert stuck.wait(60)
+        holder = batches.lock_holder(batch.pk)
+        assert holder is not None
+        # Still inside the lease: nothing is touched.
+        assert batches.reclaim_hung() == [] and batches.lock_holder(batch.pk) == holder
+        assert batches.stale_batches() == []
+        # Sixteen minutes without progress.
+        IngestBatch.objects.filter(pk=batch.pk).update(
+            progress_at=F("progress_at") - timezone.timedelta(minutes=16))
+        assert batches.reclaim_hung() == [batch.pk]
+        _wait(lambda: batches.lock_holder(batch.pk) is None, 30, "the hung connection to end")
+    finally:
+        release.set()
+        thread.join(60)
+        batches._commit_chunk = real
+    assert "error" in outcome  # the hung run did not finish
+    batch.refresh_from_db()
+    assert (batch.status, batch.cursor) == (BatchStatus.PROCESSING, 10)  # chunk 2 rolled back
+    assert json.loads(batch.error)["code"] == "hung"
+    assert checkin_counts(client)[0] == batch.accepted  # whole chunks only
+    assert batches.stale_batches() == [batch.pk]
+    assert batches.run_batch(batch.pk, chunk_lines=10) == "done"
+    _assert_exact(client, batch, 40 - 40 // 9, 40 // 9)
+    _resend_changes_nothing(client, body, 40 - 40 // 9, 40 // 9)
