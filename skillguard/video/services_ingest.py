@@ -174,18 +174,21 @@ def _open_session(stream_name: str, client_id: str = ""):
 def close_session(session: StreamSession, end_reason: str, *, at=None, event=True) -> bool:
     """Close an open session (idempotent: a closed one stays as it is); camera offline."""
     at = at or timezone.now()
-    closed = StreamSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
-        ended_at=at, end_reason=end_reason)
-    if not closed:
-        return False
-    camera = session.camera
-    still_live = StreamSession.objects.filter(camera=camera, ended_at__isnull=True).exists()
-    if not still_live:
-        _set_health(camera, online=False)
-    if event:
-        _event(MediaEventKind.PUBLISH_DONE, camera=camera, stream_name=camera.stream_name,
-               addr=session.client_addr, reason=end_reason, stream_session=session.pk,
-               seconds=round((at - session.started_at).total_seconds()))
+    # One transaction: whoever sees the session closed also sees the camera offline, and the
+    # row lock taken by the UPDATE orders a concurrent heartbeat before or after it.
+    with transaction.atomic():
+        closed = StreamSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+            ended_at=at, end_reason=end_reason)
+        if not closed:
+            return False
+        camera = session.camera
+        still_live = StreamSession.objects.filter(camera=camera, ended_at__isnull=True).exists()
+        if not still_live:
+            _set_health(camera, online=False)
+        if event:
+            _event(MediaEventKind.PUBLISH_DONE, camera=camera, stream_name=camera.stream_name,
+                   addr=session.client_addr, reason=end_reason, stream_session=session.pk,
+                   seconds=round((at - session.started_at).total_seconds()))
     return True
 
 
@@ -210,8 +213,15 @@ def heartbeat(stream_name: str, key: str = "", client_id: str = "",
     values = {"online": True, "last_seen_at": now}
     if stats is not None:
         values["bitrate_kbps"] = stats.bw_in_kbps
-        StreamSession.objects.filter(pk=session.pk).update(bytes_in=stats.bytes_in)
-    _set_health(session.camera, **values)
+    with transaction.atomic():
+        # Locked and still open: a close running meanwhile waits for this, or this sees it
+        # closed (a late heartbeat must not mark a closed camera online again).
+        if not StreamSession.objects.select_for_update().filter(
+                pk=session.pk, ended_at__isnull=True).exists():
+            return False
+        if stats is not None:
+            StreamSession.objects.filter(pk=session.pk).update(bytes_in=stats.bytes_in)
+        _set_health(session.camera, **values)
     return True
 
 
