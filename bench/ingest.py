@@ -107,6 +107,59 @@ def raw_copy(n: int, world) -> float:
     return time.perf_counter() - t0
 
 
+def database_floor(n: int, world, client, chunk: int = 20_000) -> float:
+    """The writes no ingest can avoid, alone: per chunk of ``chunk`` records (one
+    transaction each, as the worker commits), one binary COPY of the record identities and
+    one of the check-ins, values precomputed — no reading, parsing, validation or
+    deduplication. Seconds for N records."""
+    import uuid
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    session = world.a.approved_class.sessions.order_by("sequence").first()
+    start = session.starts_at
+    span = int((session.ends_at - session.starts_at).total_seconds())
+    now, sub = timezone.now(), uuid.uuid4()
+    d, c, inst = world.a.district.pk, world.a.approved_class.pk, world.a.institution.pk
+    tr = [t.pk for t in world.a.trainees]
+    identity_cols = ("client_id, record_type, external_id, version, payload_sha256, target, "
+                     "district_id, institution_id, first_submission_id, last_submission_id, "
+                     "created_at, updated_at")
+    seconds = 0.0
+    for lo in range(0, n, chunk):
+        size = min(chunk, n - lo)
+        with connection.cursor() as cur:
+            cur.execute("SELECT nextval('attendance_checkin_id_seq') FROM generate_series(1, %s)",
+                        [size])
+            ids = [r[0] for r in cur.fetchall()]
+        identities = [(client.pk, "checkin", f"f{lo + k:09d}", 1, "0" * 64,
+                       f"attendance_checkin:{pk}", d, inst, sub, sub, now, now)
+                      for k, pk in enumerate(ids)]
+        facts = [(pk, d, start + dt.timedelta(seconds=(lo + k) % span), "in", "face", session.pk,
+                  c, inst, (lo + k) % 3 + 1, tr[(lo + k) % 3], "d1", client.pk, f"f{lo + k:09d}",
+                  sub, now) for k, pk in enumerate(ids)]
+        t0 = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as c_, c_.connection.cursor() as cur:
+            with cur.copy(f"COPY ingest_recordidentity ({identity_cols}) FROM STDIN "
+                          "(FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "text", "text", "int4", "text", "text", "int8", "int8",
+                              "uuid", "uuid", "timestamptz", "timestamptz"])
+                for row in identities:
+                    cp.write_row(row)
+            with cur.copy("COPY attendance_checkin (id, district_id, occurred_at, kind, method,"
+                          " session_id, training_class_id, institution_id, enrolment_id,"
+                          " trainee_id, device_id, source_client_id, external_id, submission_id,"
+                          " received_at) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "int8", "timestamptz", "varchar", "varchar", "int8",
+                              "int8", "int8", "int8", "int8", "varchar", "int8", "varchar",
+                              "uuid", "timestamptz"])
+                for row in facts:
+                    cp.write_row(row)
+        seconds += time.perf_counter() - t0
+    return seconds
+
+
 def orm_bulk(n: int, world) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
@@ -144,6 +197,8 @@ def main(argv=None) -> int:
     parser.add_argument("--small-batch", type=int, default=500_000)
     parser.add_argument("--orm", type=int, default=200_000, help="rows for the ORM path")
     parser.add_argument("--profile", action="store_true", help="cProfile one chunk")
+    parser.add_argument("--profile-batch", action="store_true",
+                        help="cProfile the whole first batch (reading, parsing, chunks)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else args.records
@@ -212,8 +267,18 @@ def main(argv=None) -> int:
         for batch in todo:
             rss = []
             t0 = time.perf_counter()
+            if args.profile_batch and batch is todo[0]:
+                import cProfile
+                import pstats
+
+                whole = cProfile.Profile()
+                whole.enable()
             batches.run_batch(batch.pk, on_chunk=lambda b, k, rss=rss: rss.append(_rss_mib()))
             secs = time.perf_counter() - t0
+            if args.profile_batch and batch is todo[0]:
+                whole.disable()
+                print("  cProfile of the first batch (top 30 by internal time):")
+                pstats.Stats(whole).sort_stats("tottime").print_stats(30)
             total_s += secs
             batch.refresh_from_db()
             assert batch.status == "done", batch.error
@@ -234,10 +299,17 @@ def main(argv=None) -> int:
         assert rows == n, (rows, n)
         print(f"  (a) end to end: {n:,} records in {total_s:.1f} s = {a_rate:,.0f} records/s")
 
+        # (d) the database floor: identities + facts by COPY, nothing else
+        d_s = database_floor(n, world, client)
+        d_rate = n / d_s
         # (b) raw binary COPY
         b_s = raw_copy(n, world)
         b_rate = n / b_s
         print(f"  (b) raw binary COPY into attendance_checkin: {b_s:.1f} s = {b_rate:,.0f} rows/s")
+        print(f"  (d) database floor (identity + check-in COPY per 20,000-record transaction, no "
+              f"validation): {d_s:.1f} s = {d_rate:,.0f} records/s = {d_rate / b_rate:.2f} of (b), "
+              f"the ceiling of (a)/(b) for any ingest that keeps an identity per record; "
+              f"(a) reaches {a_rate / d_rate:.2f} of it")
         # (c) ORM
         c_s = orm_bulk(orm_n, world)
         c_rate = orm_n / c_s
@@ -251,7 +323,8 @@ def main(argv=None) -> int:
         result = {"bench": "ingest", "records": n, "seconds": total_s,
                   "records_per_s": a_rate, "raw_copy_rows_per_s": b_rate,
                   "orm_rows_per_s": c_rate, "ratio_copy": a_rate / b_rate,
-                  "ratio_orm": a_rate / c_rate, "batches": per_batch,
+                  "ratio_orm": a_rate / c_rate, "floor_records_per_s": d_rate,
+                  "floor_ratio_copy": d_rate / b_rate, "batches": per_batch,
                   "peak_rss_mib": _peak_rss_mib()}
         print("RESULT " + json.dumps(result))
     finally:

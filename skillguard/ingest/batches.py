@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import logging
@@ -58,6 +59,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 log = logging.getLogger(__name__)
 
 CHUNK_LINES = 5_000  # records per transaction (and per progress step)
+FAST_CHUNK_LINES = 20_000  # the same for check-ins on the bulk path (ingest.fastpath)
 SLICE_BYTES = 8 * 2**20  # bytes fetched from the stored body at a time
 # A large body is stored in parts (``ingest.bodies``), so the limit is about memory: an
 # upload costs about five times its size in the web process while it is received, sealed
@@ -436,6 +438,12 @@ def _pipeline():
     return pipeline, services
 
 
+def _fastpath():
+    from skillguard.ingest import fastpath
+
+    return fastpath
+
+
 def create_batch(client, verified, record_type: str, content_type: str, body: bytes, *,
                  method: str = "POST", path: str = "", file_name: str = "",
                  enqueue: bool = True, declared_format: str = ""
@@ -500,9 +508,17 @@ def unlock(batch_id) -> None:
         cur.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_lock_key(batch_id)])
 
 
-def chunk_size() -> int:
-    return int(os.environ.get("SKILLGUARD_BATCH_CHUNK_LINES") or
-               getattr(settings, "SKILLGUARD_BATCH_CHUNK_LINES", CHUNK_LINES))
+def chunk_size(record_type: str = "") -> int:
+    """Records per transaction: ``SKILLGUARD_BATCH_CHUNK_LINES`` when set; otherwise 5,000,
+    or 20,000 for check-ins on the bulk path, whose per-record cost is small enough that a
+    chunk's fixed costs (reference queries, commit) would otherwise dominate."""
+    configured = os.environ.get("SKILLGUARD_BATCH_CHUNK_LINES") or getattr(
+        settings, "SKILLGUARD_BATCH_CHUNK_LINES", None)
+    if configured:
+        return int(configured)
+    if record_type == _fastpath().TYPE and _fastpath().enabled():
+        return FAST_CHUNK_LINES
+    return CHUNK_LINES
 
 
 def run_batch(batch_id, *, chunk_lines: int | None = None,
@@ -517,9 +533,29 @@ def run_batch(batch_id, *, chunk_lines: int | None = None,
     if not try_lock(batch.pk):
         return "locked"
     try:
-        return _run_locked(batch, chunk_lines or chunk_size(), on_chunk)
+        with _quiet_collector():
+            return _run_locked(batch, chunk_lines or chunk_size(batch.record_type), on_chunk)
     finally:
         unlock(batch.pk)
+
+
+class _quiet_collector:
+    """While a batch runs, the objects that were alive before it (Django, the app, its
+    caches: hundreds of thousands) are moved out of the cyclic collector's sight
+    (``gc.freeze``), and the young generation is collected less often. Otherwise every
+    full collection triggered by the chunk's short-lived records walks all of them again:
+    measured at a third of a check-in chunk's time."""
+
+    def __enter__(self):
+        self.threshold = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(self.threshold[0], 50_000), *self.threshold[1:])
+        return self
+
+    def __exit__(self, *exc):
+        gc.set_threshold(*self.threshold)
+        gc.unfreeze()
+        return False
 
 
 def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
@@ -595,14 +631,19 @@ def _runs(chunk: list[tuple[int, dict]]) -> Iterator[tuple[int, list[dict]]]:
 def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk) -> None:
     """One transaction: the records, the counters and the cursor move together."""
     last_line = chunk[-1][0]
+    fastpath = _fastpath()
     with transaction.atomic():
         current = IngestBatch.objects.select_for_update().get(pk=batch.pk)
         if current.cursor >= last_line:  # already committed (cannot happen under the lock)
             return
         accepted = unchanged = rejected = 0
-        for first_line, records in _runs(chunk):
-            outcome = pipeline.ingest_records(client, ref, batch.record_type, records,
-                                              first_line=first_line, batch=current)
+        if batch.record_type == fastpath.TYPE and fastpath.enabled():
+            outcomes = [fastpath.ingest_checkins(client, ref, chunk, batch=current)]
+        else:
+            outcomes = (pipeline.ingest_records(client, ref, batch.record_type, records,
+                                                first_line=first_line, batch=current)
+                        for first_line, records in _runs(chunk))
+        for outcome in outcomes:
             accepted += outcome.accepted
             unchanged += outcome.unchanged
             rejected += outcome.rejected

@@ -109,8 +109,10 @@ class Submission(models.Model):
 
 
 class RecordIdentity(models.Model):
+    # No index of its own: the unique (client, record type, external id) index leads with
+    # it, and every identity a batch claims would otherwise update one more index.
     client = models.ForeignKey(DockingClient, verbose_name=_("source"),
-                               on_delete=models.PROTECT, related_name="+")
+                               on_delete=models.PROTECT, related_name="+", db_index=False)
     record_type = models.CharField(_("record type"), max_length=32)
     external_id = models.CharField(_("external id"), max_length=64)
     version = models.PositiveIntegerField(_("version"), default=1)

@@ -70,27 +70,30 @@ class Outcome:
 
 
 def ingest_records(client, submission, record_type: str, raws: list[dict], *,
-                   first_line: int = 1, batch=None) -> Outcome:
+                   first_line: int = 1, lines: list[int] | None = None, batch=None) -> Outcome:
     """Ingest one chunk of records of one type sent by ``client`` in ``submission``.
 
-    ``submission`` is a SubmissionRef (id, received_at, district_id). Runs inside the
-    caller's transaction (a savepoint of its own); returns one result per raw record, in
-    order."""
+    ``submission`` is a SubmissionRef (id, received_at, district_id). The records' line
+    numbers are ``first_line`` onwards, or ``lines`` (one per record) when they are not
+    consecutive (what the bulk check-in path leaves over). Runs inside the caller's
+    transaction (a savepoint of its own); returns one result per raw record, in order."""
     with transaction.atomic():
-        return _Run(client, submission, record_type, raws, first_line, batch).run()
+        lines = list(lines) if lines is not None else list(
+            range(first_line, first_line + len(raws)))
+        return _Run(client, submission, record_type, raws, lines, batch).run()
 
 
 class _Run:
-    def __init__(self, client, submission, record_type, raws, first_line, batch):
+    def __init__(self, client, submission, record_type, raws, lines, batch):
         self.client, self.sub, self.type = client, submission, record_type
-        self.raws, self.first_line, self.batch = raws, first_line, batch
+        self.raws, self.lines, self.batch = raws, lines, batch
         self.results: dict[int, RecordResult] = {}
         self.rejected: dict[int, list] = {}
 
     # ------------------------------------------------------------------ orchestration
 
     def run(self) -> Outcome:
-        valid, problems = validate_records(self.client, self.type, self.raws, self.first_line)
+        valid, problems = validate_records(self.client, self.type, self.raws, lines=self.lines)
         for index, ps in problems:
             self.rejected[index] = ps
         # "= ANY(array)": one parameter, whatever the chunk size (an IN list of thousands of
@@ -131,28 +134,8 @@ class _Run:
             rejected=sum(1 for r in ordered if r.status == REJECTED), results=ordered)
 
     def _distribute(self, written: list[NormalisedRecord]) -> None:
-        """Hand what was written to the distribution rules (汇集分发), same transaction.
-        Personal data leaves only masked: subscribers match people by the platform's ids."""
-        from skillguard.distribution.services import FeedItem, publish, routes_for
-
-        if not written:
-            return
-        routes = routes_for(self.type)
-        if not routes:  # nobody subscribes to this type: nothing to mask or write
-            return
-        items = []
-        for rec in written:
-            payload = mask_payload(rec.payload)
-            payload["platform_refs"] = {k: v for k, v in rec.refs.items()
-                                        if k.endswith("_id") and isinstance(v, int)}
-            items.append(FeedItem(
-                external_key=f"{self.client.pk}:{rec.external_id}",
-                district_ids={"venue_district": rec.district_id or None,
-                              "residence_district": rec.refs.get("residence_district_id"),
-                              "institution_district": rec.district_id or None},
-                institution_id=rec.institution_id, payload=payload,
-                version=self.results[rec.index].version or 1))
-        publish(self.type, items, routes=routes)
+        publish_written(self.client, self.type, written,
+                        {r.index: self.results[r.index].version for r in written})
 
     def _note_evidence(self, written: list[tuple[NormalisedRecord, str]]) -> None:
         """Queue the recomputation of hours and the real-time warning rules for what was
@@ -327,14 +310,14 @@ class _Run:
             if q is not None:
                 q.payload, q.payload_enc, q.problems = masked, sealed, dicts
                 q.submission_id, q.line_number, q.batch = (
-                    self.sub.id, self.first_line + index, self.batch)
+                    self.sub.id, self.lines[index], self.batch)
                 update.append(q)
             else:
                 create.append(QuarantinedRecord(
                     client=self.client, district_id=self.client.district_key,
                     institution_id=self.client.institution_id, record_type=self.type,
                     external_id=ext, submission_id=self.sub.id, batch=self.batch,
-                    line_number=self.first_line + index, payload=masked, payload_enc=sealed,
+                    line_number=self.lines[index], payload=masked, payload_enc=sealed,
                     problems=dicts))
         _copy_quarantine(create)
         QuarantinedRecord.objects.bulk_update(
@@ -358,10 +341,45 @@ class _Run:
                        object_id=str(self.sub.id),
                        object_repr=f"{self.type} ×{len(self.raws)}",
                        changes={k: [None, v] for k, v in counts.items()},
-                       comment=f"lines {self.first_line}–{self.first_line + len(self.raws) - 1}")
+                       comment=lines_comment(self.lines))
         event.district_id = self.client.district_key or None
         event.institution_id = self.client.institution_id
         event.save()
+
+
+def publish_written(client, record_type: str, written, versions: dict[int, int | None]
+                    ) -> None:
+    """Hand what was written to the distribution rules (汇集分发), same transaction.
+    Personal data leaves only masked: subscribers match people by the platform's ids."""
+    from skillguard.distribution.services import FeedItem, publish, routes_for
+
+    if not written:
+        return
+    routes = routes_for(record_type)
+    if not routes:  # nobody subscribes to this type: nothing to mask or write
+        return
+    items = []
+    for rec in written:
+        payload = mask_payload(rec.payload)
+        payload["platform_refs"] = {k: v for k, v in rec.refs.items()
+                                    if k.endswith("_id") and isinstance(v, int)}
+        items.append(FeedItem(
+            external_key=f"{client.pk}:{rec.external_id}",
+            district_ids={"venue_district": rec.district_id or None,
+                          "residence_district": rec.refs.get("residence_district_id"),
+                          "institution_district": rec.district_id or None},
+            institution_id=rec.institution_id, payload=payload,
+            version=versions.get(rec.index) or 1))
+    publish(record_type, items, routes=routes)
+
+
+def lines_comment(lines) -> str:
+    if not lines:
+        return "lines –"
+    first, last = min(lines), max(lines)
+    if last - first + 1 == len(lines):
+        return f"lines {first}–{last}"
+    return f"lines {first}–{last} ({len(lines)} of them)"
 
 
 QUARANTINE_COLUMNS = ("client_id", "district_id", "institution_id", "record_type",

@@ -192,6 +192,22 @@ class Checker:
             out[r.index] = found
         return out
 
+    def sessions(self, class_codes: set, session_external_ids: set):
+        """Sessions in the client's scope named by class code (all their sessions, keyed by
+        (code, sequence)) and by the external id of a pushed session (keyed by pk):
+        ``(by_code, by_pk, {external id: pk})``."""
+        from skillguard.registry.models import Session
+
+        ext = self.identity_targets("session", session_external_ids)
+        fields = ("pk", "sequence", "starts_at", "ends_at", "training_class_id",
+                  "training_class__code", "training_class__institution_id", "district_id")
+        visible = Session.objects.restrict(self.user, "view")
+        by_code = {(s["training_class__code"], s["sequence"]): s for s in visible.filter(
+            training_class__code__in=class_codes).values(*fields)} if class_codes else {}
+        by_pk = {s["pk"]: s for s in visible.filter(pk__in=set(ext.values())).values(
+            *fields)} if ext else {}
+        return by_code, by_pk, ext
+
     def id_hashes(self, recs, attr: str) -> dict[int, str]:
         """Check the ID numbers' checksums; {record index: lookup hash} of the valid ones."""
         out = {}
@@ -399,8 +415,6 @@ def check_session(ck: Checker, recs) -> None:
 
 
 def check_checkin(ck: Checker, recs) -> None:
-    from skillguard.registry.models import Session
-
     # Session references: class code + sequence, or the external id of a pushed session.
     by_code, by_ext = [], []
     for r in recs:
@@ -411,15 +425,8 @@ def check_checkin(ck: Checker, recs) -> None:
         else:
             ck.add(r, "session_external_id", "missing_field",
                    _("give class_code and session_sequence, or session_external_id"))
-    ext = ck.identity_targets("session", (r.data.session_external_id for r in by_ext))
-    codes = {r.data.class_code for r in by_code}
-    fields = ("pk", "sequence", "starts_at", "ends_at", "training_class_id",
-              "training_class__code", "training_class__institution_id", "district_id")
-    visible = Session.objects.restrict(ck.user, "view")
-    sessions_by_code = {(s["training_class__code"], s["sequence"]): s for s in visible.filter(
-        training_class__code__in=codes).values(*fields)} if codes else {}
-    sessions_by_pk = {s["pk"]: s for s in visible.filter(pk__in=set(ext.values())).values(
-        *fields)} if ext else {}
+    sessions_by_code, sessions_by_pk, ext = ck.sessions(
+        {r.data.class_code for r in by_code}, {r.data.session_external_id for r in by_ext})
     sessions = {}
     for r in by_code:
         s = sessions_by_code.get((r.data.class_code, r.data.session_sequence))
@@ -529,9 +536,11 @@ def unknown_type_problem(record_type: str) -> Problem:
                                        type=record_type), label="record_type")
 
 
-def validate_records(client, record_type: str, raws: list, first_line: int = 1
+def validate_records(client, record_type: str, raws: list, first_line: int = 1, *,
+                     lines: list[int] | None = None
                      ) -> tuple[list[NormalisedRecord], list[tuple[int, list[Problem]]]]:
-    """Split a chunk into valid, normalised records and (index, problems) of the others."""
+    """Split a chunk into valid, normalised records and (index, problems) of the others.
+    Line numbers: ``first_line`` onwards, or one per record in ``lines``."""
     model = RECORD_TYPES.get(record_type)
     if model is None:
         return [], [(i, [unknown_type_problem(record_type)]) for i in range(len(raws))]
@@ -540,7 +549,7 @@ def validate_records(client, record_type: str, raws: list, first_line: int = 1
     seen: set[str] = set()
     candidates = []
     for i, raw in enumerate(raws):
-        line = first_line + i
+        line = lines[i] if lines is not None else first_line + i
         ext = raw.get("external_id") if isinstance(raw, dict) else None
         ext = ext.strip() if isinstance(ext, str) else ""
         label = record_label(ext, line)

@@ -1,0 +1,436 @@
+"""Bulk check-ins in the batch worker: the fast path (ADR 0009).
+
+A batch of check-ins is millions of records that are nearly all alike: the same few
+sessions, trainees and devices, a JSON object of plain ASCII values. For these *plain*
+records the worker skips pydantic and the record-by-record pipeline: a handful of type and
+length tests stand in for the schema, orjson builds the canonical JSON whose SHA-256 is the
+idempotency hash, references are resolved once per distinct value (not per record),
+identities are claimed in one statement and the facts written with one binary COPY.
+
+``pipeline.ingest_records`` stays the authority. Every record that is not plain, fails a
+check, refers to something unknown or out of scope, or changes an earlier version is handed
+to it, in the same transaction, and it produces the exact bilingual problems, quarantine
+rows and versions: the fast path never rejects anything itself. A chunk with a duplicate
+external id, or sent by a client not registered for check-ins, goes the authority's way
+whole. ``tests/test_fastpath.py`` holds both paths to the same verdicts, hashes and rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from skillguard.audit.models import AuditAction
+from skillguard.audit.services import _event
+from skillguard.core.crypto import lookup_hash
+from skillguard.core.partitions import ensure_monthly_partitions
+from skillguard.core.validators import id_number_problem, normalise_id_number
+from skillguard.ingest import pipeline
+from skillguard.ingest.models import QuarantinedRecord, QuarantineStatus
+from skillguard.ingest.records import FACT_TYPES, CheckInRecord, CheckKindCode, CheckMethodCode
+from skillguard.ingest.validation import (
+    CLOCK_SKEW,
+    WINDOW_TOLERANCE,
+    Checker,
+    NormalisedRecord,
+    canonical,
+)
+
+TYPE = "checkin"
+TABLE = FACT_TYPES[TYPE]
+FIELDS = frozenset(CheckInRecord.model_fields)
+REQUIRED = ("external_id", "trainee_id_number", "kind", "method", "occurred_at")
+KINDS = frozenset(c.value for c in CheckKindCode)
+METHODS = frozenset(c.value for c in CheckMethodCode)
+# Offsets up to ±14:59 (every zone in use); "+00:00" is written "Z" by the schema, so a
+# record carrying it is not plain (its canonical form differs from its text).
+_OFFSET_HOURS = frozenset(f"{h:02d}" for h in range(15))
+_UTC_OFFSETS = ("+00:00", "-00:00")
+
+
+def _max_length(name: str) -> int:
+    for meta in CheckInRecord.model_fields[name].metadata:
+        if getattr(meta, "max_length", None) is not None:
+            return meta.max_length
+    raise LookupError(name)
+
+
+EXT_MAX, CODE_MAX = _max_length("external_id"), _max_length("class_code")
+SESSION_EXT_MAX, DEVICE_MAX = _max_length("session_external_id"), _max_length("device_id")
+ID_NUMBER_LENGTH = _max_length("trainee_id_number")
+SEQUENCE_MAX = 2**31 - 1  # the registry's integer column
+# The schema's own validator for the rarer fields (coordinates, IP), with a stub for the
+# rest: their canonical text is then exactly the authority's.
+_STUB = {"external_id": "x", "trainee_id_number": "1" * ID_NUMBER_LENGTH, "kind": "in",
+         "method": "face", "occurred_at": "2000-01-01T00:00:00Z"}
+_EXTRAS = ("latitude", "longitude", "ip")
+
+
+def enabled() -> bool:
+    value = os.environ.get("SKILLGUARD_INGEST_FAST_PATH")
+    if value is not None:
+        return value not in ("0", "false", "no", "")
+    return getattr(settings, "SKILLGUARD_INGEST_FAST_PATH", True)
+
+
+def _text(value, limit: int) -> bool:
+    """A string the schema keeps as it is and both JSON encoders write alike: printable
+    ASCII, no surrounding spaces (the schema strips them), within its length."""
+    return (type(value) is str and len(value) <= limit and value.isascii()
+            and value.isprintable() and value[:1] != " " and value[-1:] != " ")
+
+
+def _occurred_at(value):
+    """The instant of an ISO 8601 time in the two forms the schema writes back unchanged
+    (``2026-11-21T09:00:00+08:00`` and ``…Z``); None for anything else. With the
+    separators in place, ``fromisoformat`` accepts only digits around them."""
+    if type(value) is not str:
+        return None
+    n = len(value)
+    if n == 25:
+        if value[19] not in "+-" or value[22] != ":" or value[19:] in _UTC_OFFSETS \
+                or value[20:22] not in _OFFSET_HOURS:
+            return None
+    elif n != 20 or value[19] != "Z":
+        return None
+    if value[4] != "-" or value[7] != "-" or value[10] != "T" or value[13] != ":" \
+            or value[16] != ":" or not value.isascii():
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class _Extras:
+    """Coordinates and IP through the schema itself, once per distinct value."""
+
+    def __init__(self):
+        self.cache: dict[tuple, tuple | None] = {}
+
+    def get(self, lat, lon, ip):
+        key = (type(lat), lat, type(lon), lon, ip)
+        if key not in self.cache:
+            try:
+                rec = CheckInRecord.model_validate(
+                    {**_STUB, "latitude": lat, "longitude": lon, "ip": ip})
+            except ValidationError:
+                self.cache[key] = None
+            else:
+                self.cache[key] = (rec.latitude, rec.longitude, rec.ip,
+                                   rec.model_dump(mode="json", include=set(_EXTRAS)))
+        return self.cache[key]
+
+
+def plain(raw, extras: _Extras | None = None):
+    """The record's values and canonical payload when it is plain, else None.
+
+    Plain: a JSON object of the check-in fields only, every required one present, strings
+    as ``_text`` says, a positive integer sequence, codes from the code tables, the time in
+    one of the two unchanged forms, coordinates and IP as the schema accepts them. For such
+    a record the canonical payload built here equals ``model_dump(mode="json")`` of the
+    validated schema, so its SHA-256 is the one the pipeline computes."""
+    if type(raw) is not dict or not raw.keys() <= FIELDS:
+        return None
+    get = raw.get
+    ext, tid, kind, method = get("external_id"), get("trainee_id_number"), get("kind"), \
+        get("method")
+    if not (_text(ext, EXT_MAX) and ext and _text(tid, ID_NUMBER_LENGTH)
+            and len(tid) == ID_NUMBER_LENGTH and kind in KINDS and method in METHODS):
+        return None
+    when = _occurred_at(get("occurred_at"))
+    if when is None:
+        return None
+    code, seq, session_ext = get("class_code"), get("session_sequence"), \
+        get("session_external_id")
+    device = get("device_id", "")
+    if not ((code is None or _text(code, CODE_MAX))
+            and (seq is None or (type(seq) is int and 0 < seq <= SEQUENCE_MAX))
+            and (session_ext is None or _text(session_ext, SESSION_EXT_MAX))
+            and _text(device, DEVICE_MAX)):
+        return None
+    lat, lon, ip = get("latitude"), get("longitude"), get("ip")
+    if lat is None and lon is None and ip is None:
+        extra_values, dumped = (None, None, None), None
+    else:
+        found = (extras or _Extras()).get(lat, lon, ip)
+        if found is None:
+            return None
+        extra_values, dumped = found[:3], found[3]
+    payload = {"class_code": code, "device_id": device, "external_id": ext,
+               "ip": None, "kind": kind, "latitude": None, "longitude": None,
+               "method": method, "occurred_at": raw["occurred_at"],
+               "session_external_id": session_ext, "session_sequence": seq,
+               "trainee_id_number": tid}
+    if dumped:
+        payload.update(dumped)
+    sha = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return (ext, code, seq, session_ext, tid, kind, method, when, device, extra_values,
+            payload, sha)
+
+
+def _escape(text: str) -> str:
+    """A plain string in COPY's text format: printable ASCII, so only a backslash needs
+    escaping (tabs, newlines and other controls are not plain)."""
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _null(value) -> str:
+    return "\\N" if value is None else str(value)
+
+
+COPY_BLOCK = 2_000  # lines per write: the server parses one block while the next is built
+
+
+def _copy_text(table: str, columns, lines) -> None:
+    """COPY lines already in PostgreSQL's text format, sent in blocks."""
+    connection.ensure_connection()
+    block = []
+    with connection.connection.cursor() as cur, \
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+        for line in lines:
+            block.append(line)
+            if len(block) >= COPY_BLOCK:
+                cp.write("".join(block))
+                block = []
+        if block:
+            cp.write("".join(block))
+
+
+def canonical_sha(payload: dict) -> str:
+    """The pipeline's hash of a payload (for tests comparing the two paths)."""
+    return canonical(payload)[1]
+
+
+def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
+                    ) -> pipeline.Outcome:
+    """Ingest one chunk of a check-in batch: ``items`` are (line number, record). Plain
+    records that pass every check are written here; the rest go through the pipeline in
+    the same savepoint. The outcome carries the counts (no per-record results)."""
+    with transaction.atomic():
+        return _FastRun(client, sub, items, batch).run()
+
+
+class _FastRun:
+    def __init__(self, client, sub, items, batch):
+        self.client, self.sub, self.items, self.batch = client, sub, items, batch
+        self.slow: list[int] = []  # indices handed to the pipeline
+        self._unchanged_indices: list[int] = []
+
+    def run(self) -> pipeline.Outcome:
+        fast = self._plain_records()
+        fast = self._resolve(fast) if fast else []
+        new, unchanged = self._claim(fast) if fast else ([], [])
+        if new:
+            self._write(new)
+            self._follow_up(new)
+        if new or unchanged:
+            self._resolve_quarantine([f[1][0] for f in new] + unchanged)
+            self._audit(len(new), len(unchanged), [self.items[f[0]][0] for f in new]
+                        + [self.items[i][0] for i in self._unchanged_indices])
+        accepted, unchanged_n, rejected = len(new), len(unchanged), 0
+        if self.slow:
+            self.slow.sort()
+            outcome = pipeline.ingest_records(
+                self.client, self.sub, TYPE, [self.items[i][1] for i in self.slow],
+                lines=[self.items[i][0] for i in self.slow], batch=self.batch)
+            accepted += outcome.accepted
+            unchanged_n += outcome.unchanged
+            rejected += outcome.rejected
+        return pipeline.Outcome(accepted=accepted, unchanged=unchanged_n, rejected=rejected,
+                                results=[])
+
+    # ------------------------------------------------------------------ shape
+
+    def _plain_records(self) -> list:
+        allowed = self.client.record_types or []
+        if allowed and TYPE not in allowed:
+            self.slow = list(range(len(self.items)))
+            return []
+        seen, fast, extras = set(), [], _Extras()
+        for index, (_line, raw) in enumerate(self.items):
+            ext = raw.get("external_id") if type(raw) is dict else None
+            if type(ext) is str:
+                ext = ext.strip()
+                if ext in seen:  # the pipeline names duplicates: the whole chunk goes there
+                    self.slow = list(range(len(self.items)))
+                    return []
+                seen.add(ext)
+            values = plain(raw, extras)
+            if values is None:
+                self.slow.append(index)
+            else:
+                fast.append((index, values))
+        return fast
+
+    # ------------------------------------------------------------------ references
+
+    def _resolve(self, fast: list) -> list:
+        """Sessions, trainees and enrolments once per distinct value, with the checks of
+        ``validation.check_checkin``; a record failing any of them goes to the pipeline."""
+        from skillguard.registry.models import Trainee
+
+        ck = Checker(self.client, TYPE)
+        self.now = ck.now
+        latest = ck.now + CLOCK_SKEW
+        by_code, by_pk, targets = ck.sessions(
+            {v[1] for _i, v in fast if not v[3] and v[1] and v[2]},
+            {v[3] for _i, v in fast if v[3]})
+        windows = {}
+        for s in list(by_code.values()) + list(by_pk.values()):
+            windows[s["pk"]] = (s["starts_at"] - WINDOW_TOLERANCE,
+                                s["ends_at"] + WINDOW_TOLERANCE)
+        hashes = {}
+        for tid in {v[4] for _i, v in fast}:
+            value = normalise_id_number(tid)
+            if not id_number_problem(value):
+                hashes[tid] = lookup_hash(value)
+        trainees = dict(Trainee.objects.restrict(ck.user, "view").filter(
+            id_number_hash__in=set(hashes.values())).values_list("id_number_hash", "pk")) \
+            if hashes else {}
+        resolved, pairs = [], set()
+        for index, v in fast:
+            s = by_pk.get(targets.get(v[3])) if v[3] else by_code.get((v[1], v[2]))
+            trainee = trainees.get(hashes.get(v[4]))
+            if s is None or trainee is None or v[7] > latest:
+                self.slow.append(index)
+                continue
+            lo, hi = windows[s["pk"]]
+            if not lo <= v[7] <= hi:
+                self.slow.append(index)
+                continue
+            pair = (s["training_class_id"], trainee)
+            pairs.add(pair)
+            resolved.append((index, v, s, trainee, pair))
+        enrolments = ck.enrolments(dict(enumerate(pairs))) if pairs else {}
+        out = []
+        for index, v, s, trainee, pair in resolved:
+            enrolment = enrolments.get(pair)
+            if enrolment is None:
+                self.slow.append(index)
+            else:
+                out.append((index, v, s, trainee, enrolment))
+        return out
+
+    # ------------------------------------------------------------------ identities
+
+    def _claim(self, fast: list) -> tuple[list, list[str]]:
+        """Claim the identities in one statement. Returns the records claimed (new) and the
+        external ids already known with the same hash (unchanged); records known with
+        another hash change an earlier version and go to the pipeline."""
+        ids = pipeline._next_ids(TABLE, len(fast))
+        now = timezone.now()
+        with connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_claim_stage (e text, h text, "
+                        "t text, d bigint, i bigint) ON COMMIT DELETE ROWS")
+            cur.execute("TRUNCATE ingest_claim_stage")
+        target = f"{TABLE}:"
+        _copy_text("ingest_claim_stage", ("e", "h", "t", "d", "i"), (
+            f"{_escape(v[0])}\t{v[11]}\t{target}{pk}\t{s['district_id']}\t"
+            f"{s['training_class__institution_id']}\n"
+            for (_index, v, s, _t, _e), pk in zip(fast, ids)))
+        with connection.cursor() as cur:
+            cur.execute(
+                "WITH claimed AS (INSERT INTO ingest_recordidentity (client_id, record_type, "
+                "external_id, version, payload_sha256, target, district_id, institution_id, "
+                "first_submission_id, last_submission_id, created_at, updated_at) "
+                "SELECT %s, %s, e, 1, h, t, d, i, %s, %s, %s, %s FROM ingest_claim_stage "
+                # One order for every writer: two chunks claiming the same ids wait for
+                # each other instead of deadlocking.
+                "ORDER BY e ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
+                "RETURNING external_id) "
+                "SELECT e FROM ingest_claim_stage WHERE e NOT IN (SELECT external_id FROM claimed)",
+                [self.client.pk, TYPE, self.sub.id, self.sub.id, now, now])
+            taken = {row[0] for row in cur.fetchall()}
+        known = {}
+        if taken:
+            with connection.cursor() as cur:
+                cur.execute("SELECT external_id, payload_sha256 FROM ingest_recordidentity "
+                            "WHERE client_id = %s AND record_type = %s AND external_id = ANY(%s)",
+                            [self.client.pk, TYPE, list(taken)])
+                known = dict(cur.fetchall())
+        new, unchanged = [], []
+        for row, pk in zip(fast, ids):
+            ext = row[1][0]
+            if ext not in taken:
+                new.append((*row, pk))
+            elif known.get(ext, row[1][11]) == row[1][11]:
+                # Same payload, or claimed by a transaction racing this one: received.
+                unchanged.append(ext)
+                self._unchanged_indices.append(row[0])
+            else:
+                self.slow.append(row[0])
+        return new, unchanged
+
+    # ------------------------------------------------------------------ facts
+
+    def _write(self, new: list) -> None:
+        times = [row[1][7] for row in new]
+        first, last = pipeline._local_months(times)
+        ensure_monthly_partitions(TABLE, first, last)
+        # Text COPY, each line from a few pieces: the values shared by a session or by the
+        # whole chunk are formatted once, the time goes as the text that was sent (one of
+        # the two ISO forms PostgreSQL reads as it is), and plain strings need escaping
+        # only for a backslash.
+        sessions = {}
+        for _i, _v, s, _t, _e, _pk in new:
+            if s["pk"] not in sessions:
+                sessions[s["pk"]] = (f"{s['district_id']}\t",
+                                     f"{s['pk']}\t{s['training_class_id']}\t"
+                                     f"{s['training_class__institution_id']}\t")
+        tail = f"\t{self.sub.id}\t{self.sub.received_at.isoformat()}\t1\tf\n"
+        client = f"{self.client.pk}\t"
+        _copy_text(TABLE, pipeline.CHECKIN_COLUMNS, (
+            f"{pk}\t{sessions[s['pk']][0]}{v[10]['occurred_at']}\t{v[5]}\t{v[6]}\t"
+            f"{sessions[s['pk']][1]}{enrolment}\t{trainee}\t{_escape(v[8])}\t"
+            f"{_null(v[9][0])}\t{_null(v[9][1])}\t{_null(v[9][2])}\t{client}{_escape(v[0])}"
+            f"{tail}" for _i, v, s, trainee, enrolment, pk in new))
+
+    def _follow_up(self, new: list) -> None:
+        """What the pipeline does after writing: distribution (only when a rule routes
+        check-ins anywhere) and the evidence note for hours and real-time rules."""
+        from skillguard.attendance.services import note_evidence
+        from skillguard.distribution.services import routes_for
+
+        if routes_for(TYPE):
+            written = []
+            for index, v, s, trainee, enrolment, pk in new:
+                written.append(NormalisedRecord(
+                    index=index, line=self.items[index][0], record_type=TYPE,
+                    external_id=v[0], data=None, payload=v[10], sha256=v[11],
+                    refs={"session_id": s["pk"], "class_id": s["training_class_id"],
+                          "trainee_id": trainee, "enrolment_id": enrolment,
+                          "fact_id": pk, "target": f"{TABLE}:{pk}"},
+                    district_id=s["district_id"],
+                    institution_id=s["training_class__institution_id"]))
+            pipeline.publish_written(self.client, TYPE, written, {})
+        note_evidence(pipeline.EVIDENCE_KINDS[TYPE],
+                      session_ids={row[2]["pk"] for row in new},
+                      trainee_ids={row[3] for row in new},
+                      institution_ids={row[2]["training_class__institution_id"] for row in new})
+
+    def _resolve_quarantine(self, external_ids: list[str]) -> None:
+        open_ = QuarantinedRecord.objects.filter(client=self.client, record_type=TYPE,
+                                                 status=QuarantineStatus.OPEN)
+        if open_.exists():
+            open_.extra(where=["external_id = ANY(%s)"], params=[external_ids]).update(
+                status=QuarantineStatus.RESUBMITTED, resolved_at=timezone.now(),
+                resolved_by_submission_id=self.sub.id)
+
+    def _audit(self, accepted: int, unchanged: int, lines: list[int]) -> None:
+        event = _event(self.client.user, AuditAction.IMPORT, object_type="ingest.submission",
+                       object_id=str(self.sub.id), object_repr=f"{TYPE} ×{len(lines)}",
+                       changes={pipeline.ACCEPTED: [None, accepted],
+                                pipeline.UPDATED: [None, 0],
+                                pipeline.UNCHANGED: [None, unchanged],
+                                pipeline.REJECTED: [None, 0]},
+                       comment=pipeline.lines_comment(lines))
+        event.district_id = self.client.district_key or None
+        event.institution_id = self.client.institution_id
+        event.save()
