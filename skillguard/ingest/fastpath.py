@@ -70,6 +70,7 @@ SEQUENCE_MAX = 2**31 - 1  # the registry's integer column
 _STUB = {"external_id": "x", "trainee_id_number": "1" * ID_NUMBER_LENGTH, "kind": "in",
          "method": "face", "occurred_at": "2000-01-01T00:00:00Z"}
 _EXTRAS = ("latitude", "longitude", "ip")
+_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
 def enabled() -> bool:
@@ -142,7 +143,8 @@ def plain(raw, extras: _Extras | None = None):
     ext, tid, kind, method = get("external_id"), get("trainee_id_number"), get("kind"), \
         get("method")
     if not (_text(ext, EXT_MAX) and ext and _text(tid, ID_NUMBER_LENGTH)
-            and len(tid) == ID_NUMBER_LENGTH and kind in KINDS and method in METHODS):
+            and len(tid) == ID_NUMBER_LENGTH and type(kind) is str and kind in KINDS
+            and type(method) is str and method in METHODS):
         return None
     when = _occurred_at(get("occurred_at"))
     if when is None:
@@ -156,6 +158,8 @@ def plain(raw, extras: _Extras | None = None):
             and _text(device, DEVICE_MAX)):
         return None
     lat, lon, ip = get("latitude"), get("longitude"), get("ip")
+    if type(lat) not in _SCALARS or type(lon) not in _SCALARS or type(ip) not in _SCALARS:
+        return None  # arrays and objects: the schema refuses them, and they do not hash
     if lat is None and lon is None and ip is None:
         extra_values, dumped = (None, None, None), None
     else:

@@ -60,10 +60,11 @@ def times(draw):
 COORDINATE = st.one_of(
     st.none(), st.floats(min_value=-200, max_value=200), st.floats(), st.integers(-200, 200),
     st.decimals(min_value=-200, max_value=200, places=7, allow_nan=False).map(str),
-    st.booleans(), st.sampled_from([31.230416, 121.4737, 0.00001, 90.0, -180.0, 1e-7, 1e20]))
+    st.booleans(), st.sampled_from([31.230416, 121.4737, 0.00001, 90.0, -180.0, 1e-7, 1e20]),
+    st.sampled_from([[31.2], {"lat": 31.2}]))
 IP = st.one_of(st.none(), st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str),
                st.sampled_from(["010.0.0.1", "10.0.0.256", "::ffff:10.0.0.1", " 10.0.0.1",
-                                "1.2.3"]), ODD_TEXT, st.integers())
+                                "1.2.3"]), ODD_TEXT, st.integers(), st.just(["10.0.0.1"]))
 OPTIONAL = {"class_code": st.one_of(st.none(), st.just("K2026310104000012"), ODD_TEXT),
             "session_sequence": st.one_of(st.none(), st.integers(-3, 2**40), st.booleans(),
                                           st.floats(0, 5), st.just("2")),
@@ -85,8 +86,8 @@ PLAIN_VALUES = {
     "ip": st.one_of(st.none(), st.ip_addresses(v=4).map(str))}
 ODD_VALUES = {"external_id": st.one_of(ODD_TEXT, st.integers()),
               "trainee_id_number": st.one_of(ODD_TEXT, st.just(VALID_ID[:17] + "x")),
-              "kind": st.sampled_from(["IN", "", 1, None]),
-              "method": st.sampled_from(["palm", "Face", None]), **OPTIONAL}
+              "kind": st.sampled_from(["IN", "", 1, None, ["in"], {"in": 1}]),
+              "method": st.sampled_from(["palm", "Face", None, ["face"]]), **OPTIONAL}
 
 
 @st.composite
@@ -204,6 +205,7 @@ def _mixed_records(world):
             {**good, "external_id": f"utc{i}", "occurred_at": (
                 start + dt.timedelta(minutes=i)).astimezone(dt.timezone.utc).isoformat()},
             {**good, "external_id": f"bad{i}", "method": "palm"},  # schema
+            {**good, "external_id": f"arr{i}", "kind": ["in"], "latitude": [31]},  # not scalars
             {**good, "external_id": f"seq{i}", "session_sequence": 99},  # unknown session
             {**good, "external_id": f"id{i}", "trainee_id_number": ids[0][:17] + (
                 "0" if ids[0][17] != "0" else "1")},  # checksum
@@ -266,11 +268,11 @@ def test_both_paths_give_the_same_counters_quarantine_identities_and_rows(world,
     for name, f, s in zip(("first", "again", "changed"), fast, slow):
         assert f == s, name
     counters, quarantine, identities, versions, facts = fast[0]
-    assert counters[:3] == (4 * 12, 0, 8 * 12) and len(quarantine) == 8 * 12
+    assert counters[:3] == (4 * 12, 0, 9 * 12) and len(quarantine) == 9 * 12
     codes = {c for _line, _ext, cs in quarantine for c in cs}
-    assert codes == {"invalid_code", "unknown_reference", "invalid_id_number", "not_enrolled",
-                     "outside_session_window", "future_time"}
-    assert fast[1][0][:3] == (0, 4 * 12, 8 * 12)
+    assert codes == {"invalid_code", "wrong_type", "unknown_reference", "invalid_id_number",
+                     "not_enrolled", "outside_session_window", "future_time"}
+    assert fast[1][0][:3] == (0, 4 * 12, 9 * 12)
     assert fast[2][0][0] > 0 and fast[2][3]  # some updated, with versions kept
 
 
