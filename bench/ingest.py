@@ -16,7 +16,8 @@ Lines file of N valid check-ins, streamed to disk. Measures:
 (b) raw binary COPY of N check-in rows (values precomputed by a trivial loop) into the same
     partitioned table with its indexes (truncated first) — rows/s;
 (c) Django ORM ``bulk_create`` of a subset (200,000) — rows/s.
-Prints (a)/(b) and (a)/(c); ``--profile`` prints a cProfile of one chunk. Last line:
+Prints (a)/(b), (a)/(c) and (d), the database floor (identity + check-in COPY alone);
+``--profile`` prints a cProfile of one chunk. Last line:
 ``RESULT {json}``.
 
 A stored submission is a bytea (PostgreSQL's limit is 1 GiB, the docking limit 512 MiB), so
@@ -25,9 +26,11 @@ N records are sent as several batches of at most ``--batch-lines`` (default 1,50
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -243,9 +246,6 @@ def main(argv=None) -> int:
               "(not counted)")
 
         if args.profile:
-            import cProfile
-            import pstats
-
             profiler = cProfile.Profile()
             real = batches._commit_chunk
             state = {"n": 0}
@@ -268,9 +268,6 @@ def main(argv=None) -> int:
             rss = []
             t0 = time.perf_counter()
             if args.profile_batch and batch is todo[0]:
-                import cProfile
-                import pstats
-
                 whole = cProfile.Profile()
                 whole.enable()
             batches.run_batch(batch.pk, on_chunk=lambda b, k, rss=rss: rss.append(_rss_mib()))

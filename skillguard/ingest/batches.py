@@ -516,7 +516,8 @@ def chunk_size(record_type: str = "") -> int:
         settings, "SKILLGUARD_BATCH_CHUNK_LINES", None)
     if configured:
         return int(configured)
-    if record_type == _fastpath().TYPE and _fastpath().enabled():
+    fastpath = _fastpath()
+    if record_type == fastpath.TYPE and fastpath.enabled():
         return FAST_CHUNK_LINES
     return CHUNK_LINES
 

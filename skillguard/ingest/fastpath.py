@@ -23,23 +23,18 @@ import os
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
 from pydantic import ValidationError
 
-from skillguard.audit.models import AuditAction
-from skillguard.audit.services import _event
 from skillguard.core.crypto import lookup_hash
 from skillguard.core.partitions import ensure_monthly_partitions
 from skillguard.core.validators import id_number_problem, normalise_id_number
 from skillguard.ingest import pipeline
-from skillguard.ingest.models import QuarantinedRecord, QuarantineStatus
 from skillguard.ingest.records import FACT_TYPES, CheckInRecord, CheckKindCode, CheckMethodCode
 from skillguard.ingest.validation import (
     CLOCK_SKEW,
     WINDOW_TOLERANCE,
     Checker,
     NormalisedRecord,
-    canonical,
 )
 
 TYPE = "checkin"
@@ -207,11 +202,6 @@ def _copy_text(table: str, columns, lines) -> None:
             cp.write("".join(block))
 
 
-def canonical_sha(payload: dict) -> str:
-    """The pipeline's hash of a payload (for tests comparing the two paths)."""
-    return canonical(payload)[1]
-
-
 def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
                     ) -> pipeline.Outcome:
     """Ingest one chunk of a check-in batch: ``items`` are (line number, record). Plain
@@ -281,7 +271,6 @@ class _FastRun:
         from skillguard.registry.models import Trainee
 
         ck = Checker(self.client, TYPE)
-        self.now = ck.now
         latest = ck.now + CLOCK_SKEW
         by_code, by_pk, targets = ck.sessions(
             {v[1] for _i, v in fast if not v[3] and v[1] and v[2]},
@@ -329,28 +318,18 @@ class _FastRun:
         external ids already known with the same hash (unchanged); records known with
         another hash change an earlier version and go to the pipeline."""
         ids = pipeline._next_ids(TABLE, len(fast))
-        now = timezone.now()
-        with connection.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_claim_stage (e text, h text, "
-                        "t text, d bigint, i bigint) ON COMMIT DELETE ROWS")
-            cur.execute("TRUNCATE ingest_claim_stage")
+        pipeline.open_claim_stage()
         target = f"{TABLE}:"
-        _copy_text("ingest_claim_stage", ("e", "h", "t", "d", "i"), (
+        _copy_text(pipeline.CLAIM_STAGE, pipeline.CLAIM_STAGE_COLUMNS, (
             f"{_escape(v[0])}\t{v[11]}\t{target}{pk}\t{s['district_id']}\t"
             f"{s['training_class__institution_id']}\n"
             for (_index, v, s, _t, _e), pk in zip(fast, ids)))
         with connection.cursor() as cur:
-            cur.execute(
-                "WITH claimed AS (INSERT INTO ingest_recordidentity (client_id, record_type, "
-                "external_id, version, payload_sha256, target, district_id, institution_id, "
-                "first_submission_id, last_submission_id, created_at, updated_at) "
-                "SELECT %s, %s, e, 1, h, t, d, i, %s, %s, %s, %s FROM ingest_claim_stage "
-                # One order for every writer: two chunks claiming the same ids wait for
-                # each other instead of deadlocking.
-                "ORDER BY e ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
-                "RETURNING external_id) "
-                "SELECT e FROM ingest_claim_stage WHERE e NOT IN (SELECT external_id FROM claimed)",
-                [self.client.pk, TYPE, self.sub.id, self.sub.id, now, now])
+            # Only the staged ids not claimed come back: those already known.
+            cur.execute(f"WITH claimed AS ({pipeline.claim_statement('external_id')}) "
+                        f"SELECT e FROM {pipeline.CLAIM_STAGE} "
+                        "WHERE e NOT IN (SELECT external_id FROM claimed)",
+                        pipeline.claim_params(self.client, TYPE, self.sub))
             taken = {row[0] for row in cur.fetchall()}
         known = {}
         if taken:
@@ -402,7 +381,8 @@ class _FastRun:
         from skillguard.attendance.services import note_evidence
         from skillguard.distribution.services import routes_for
 
-        if routes_for(TYPE):
+        routes = routes_for(TYPE)
+        if routes:  # build the feed items only when some rule routes check-ins
             written = []
             for index, v, s, trainee, enrolment, pk in new:
                 written.append(NormalisedRecord(
@@ -413,28 +393,16 @@ class _FastRun:
                           "fact_id": pk, "target": f"{TABLE}:{pk}"},
                     district_id=s["district_id"],
                     institution_id=s["training_class__institution_id"]))
-            pipeline.publish_written(self.client, TYPE, written, {})
+            pipeline.publish_written(self.client, TYPE, written, {}, routes=routes)
         note_evidence(pipeline.EVIDENCE_KINDS[TYPE],
                       session_ids={row[2]["pk"] for row in new},
                       trainee_ids={row[3] for row in new},
                       institution_ids={row[2]["training_class__institution_id"] for row in new})
 
     def _resolve_quarantine(self, external_ids: list[str]) -> None:
-        open_ = QuarantinedRecord.objects.filter(client=self.client, record_type=TYPE,
-                                                 status=QuarantineStatus.OPEN)
-        if open_.exists():
-            open_.extra(where=["external_id = ANY(%s)"], params=[external_ids]).update(
-                status=QuarantineStatus.RESUBMITTED, resolved_at=timezone.now(),
-                resolved_by_submission_id=self.sub.id)
+        pipeline.resolve_quarantine(self.client, TYPE, self.sub, external_ids)
 
     def _audit(self, accepted: int, unchanged: int, lines: list[int]) -> None:
-        event = _event(self.client.user, AuditAction.IMPORT, object_type="ingest.submission",
-                       object_id=str(self.sub.id), object_repr=f"{TYPE} ×{len(lines)}",
-                       changes={pipeline.ACCEPTED: [None, accepted],
-                                pipeline.UPDATED: [None, 0],
-                                pipeline.UNCHANGED: [None, unchanged],
-                                pipeline.REJECTED: [None, 0]},
-                       comment=pipeline.lines_comment(lines))
-        event.district_id = self.client.district_key or None
-        event.institution_id = self.client.institution_id
-        event.save()
+        pipeline.audit_import(self.client, self.sub, TYPE, lines, {
+            pipeline.ACCEPTED: accepted, pipeline.UPDATED: 0,
+            pipeline.UNCHANGED: unchanged, pipeline.REJECTED: 0})

@@ -174,27 +174,16 @@ class _Run:
         another transaction inserted meanwhile is answered unchanged (it was received)."""
         if not new:
             return []
-        now = timezone.now()
         claimed: dict[str, int] = {}
-        cols = ("client_id, record_type, external_id, version, payload_sha256, target, "
-                "district_id, institution_id, first_submission_id, last_submission_id, "
-                "created_at, updated_at")
         # The candidates go by binary COPY into a session-private staging table, then one
         # set-based INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING claims them.
-        with connection.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_claim_stage (e text, h text, "
-                        "t text, d bigint, i bigint) ON COMMIT DELETE ROWS")
-            cur.execute("TRUNCATE ingest_claim_stage")
-        _copy("ingest_claim_stage", ("e", "h", "t", "d", "i"),
+        open_claim_stage()
+        _copy(CLAIM_STAGE, CLAIM_STAGE_COLUMNS,
               [(r.external_id, r.sha256, r.refs.get("target", ""), r.district_id or 0,
                 r.institution_id) for r in new], ("text", "text", "text", "int8", "int8"))
         with connection.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO ingest_recordidentity ({cols}) "
-                "SELECT %s, %s, e, 1, h, t, d, i, %s, %s, %s, %s FROM ingest_claim_stage "
-                "ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
-                "RETURNING external_id, id",
-                [self.client.pk, self.type, self.sub.id, self.sub.id, now, now])
+            cur.execute(claim_statement("external_id, id"),
+                        claim_params(self.client, self.type, self.sub))
             claimed.update(dict(cur.fetchall()))
         owned = []
         for rec in new:
@@ -325,37 +314,26 @@ class _Run:
                      "batch"], batch_size=2000)
 
     def _resolve_quarantine(self, valid) -> None:
-        ok = [r.external_id for r in valid if self.results.get(r.index)
-              and self.results[r.index].status != REJECTED]
-        if ok:
-            QuarantinedRecord.objects.filter(
-                client=self.client, record_type=self.type, status=QuarantineStatus.OPEN,
-            ).extra(where=["external_id = ANY(%s)"], params=[ok]).update(
-                status=QuarantineStatus.RESUBMITTED, resolved_at=timezone.now(),
-                resolved_by_submission_id=self.sub.id)
+        resolve_quarantine(self.client, self.type, self.sub,
+                           [r.external_id for r in valid if self.results.get(r.index)
+                            and self.results[r.index].status != REJECTED])
 
     def _audit(self) -> None:
-        counts = {s: sum(1 for r in self.results.values() if r.status == s)
-                  for s in (ACCEPTED, UPDATED, UNCHANGED, REJECTED)}
-        event = _event(self.client.user, AuditAction.IMPORT, object_type="ingest.submission",
-                       object_id=str(self.sub.id),
-                       object_repr=f"{self.type} ×{len(self.raws)}",
-                       changes={k: [None, v] for k, v in counts.items()},
-                       comment=lines_comment(self.lines))
-        event.district_id = self.client.district_key or None
-        event.institution_id = self.client.institution_id
-        event.save()
+        audit_import(self.client, self.sub, self.type, self.lines,
+                     {s: sum(1 for r in self.results.values() if r.status == s)
+                      for s in (ACCEPTED, UPDATED, UNCHANGED, REJECTED)})
 
 
-def publish_written(client, record_type: str, written, versions: dict[int, int | None]
-                    ) -> None:
+def publish_written(client, record_type: str, written, versions: dict[int, int | None], *,
+                    routes=None) -> None:
     """Hand what was written to the distribution rules (汇集分发), same transaction.
-    Personal data leaves only masked: subscribers match people by the platform's ids."""
+    Personal data leaves only masked: subscribers match people by the platform's ids.
+    ``routes``: ``routes_for(record_type)`` when the caller already asked."""
     from skillguard.distribution.services import FeedItem, publish, routes_for
 
     if not written:
         return
-    routes = routes_for(record_type)
+    routes = routes_for(record_type) if routes is None else routes
     if not routes:  # nobody subscribes to this type: nothing to mask or write
         return
     items = []
@@ -371,6 +349,58 @@ def publish_written(client, record_type: str, written, versions: dict[int, int |
             institution_id=rec.institution_id, payload=payload,
             version=versions.get(rec.index) or 1))
     publish(record_type, items, routes=routes)
+
+
+CLAIM_STAGE, CLAIM_STAGE_COLUMNS = "ingest_claim_stage", ("e", "h", "t", "d", "i")
+
+
+def open_claim_stage() -> None:
+    """The session-private, emptied table that identity claims are staged in
+    (external id, hash, target, district, institution)."""
+    with connection.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {CLAIM_STAGE} (e text, h text, t text, "
+                    "d bigint, i bigint) ON COMMIT DELETE ROWS")
+        cur.execute(f"TRUNCATE {CLAIM_STAGE}")
+
+
+def claim_statement(returning: str) -> str:
+    """Claim the staged identities that do not exist yet (parameters: ``claim_params``).
+    One order for every writer: two chunks claiming the same ids wait for each other
+    instead of deadlocking."""
+    return ("INSERT INTO ingest_recordidentity (client_id, record_type, external_id, version, "
+            "payload_sha256, target, district_id, institution_id, first_submission_id, "
+            "last_submission_id, created_at, updated_at) "
+            f"SELECT %s, %s, e, 1, h, t, d, i, %s, %s, %s, %s FROM {CLAIM_STAGE} ORDER BY e "
+            "ON CONFLICT (client_id, record_type, external_id) DO NOTHING "
+            f"RETURNING {returning}")
+
+
+def claim_params(client, record_type: str, sub) -> list:
+    now = timezone.now()
+    return [client.pk, record_type, sub.id, sub.id, now, now]
+
+
+def resolve_quarantine(client, record_type: str, sub, external_ids: list[str]) -> None:
+    """Open quarantine entries of records now received valid are resolved by ``sub``."""
+    if not external_ids:
+        return
+    open_ = QuarantinedRecord.objects.filter(client=client, record_type=record_type,
+                                             status=QuarantineStatus.OPEN)
+    if open_.exists():  # usually none: skip matching thousands of ids against nothing
+        open_.extra(where=["external_id = ANY(%s)"], params=[external_ids]).update(
+            status=QuarantineStatus.RESUBMITTED, resolved_at=timezone.now(),
+            resolved_by_submission_id=sub.id)
+
+
+def audit_import(client, sub, record_type: str, lines: list[int], counts: dict) -> None:
+    """One audit event for a chunk of records ingested from ``sub``: counts by outcome."""
+    event = _event(client.user, AuditAction.IMPORT, object_type="ingest.submission",
+                   object_id=str(sub.id), object_repr=f"{record_type} ×{len(lines)}",
+                   changes={k: [None, v] for k, v in counts.items()},
+                   comment=lines_comment(lines))
+    event.district_id = client.district_key or None
+    event.institution_id = client.institution_id
+    event.save()
 
 
 def lines_comment(lines) -> str:
