@@ -14,7 +14,8 @@ Lines file of N valid check-ins, streamed to disk. Measures:
     deduplication through RecordIdentity, COPY of the facts, counters — records/s, and the
     RSS sampled after every chunk, for a small batch and for the largest batch, and the
     worker's CPU time as a share of the wall time (the rest it spends waiting, mostly for
-    PostgreSQL);
+    PostgreSQL), and the CPU time per record of the worker, of its PostgreSQL backend (when
+    the server runs on this machine) and of the whole machine;
 (b) raw binary COPY of N check-in rows (values precomputed by a trivial loop) into the same
     partitioned table with its indexes (truncated first) — rows/s;
 (c) Django ORM ``bulk_create`` of a subset (200,000) — rows/s.
@@ -45,6 +46,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_city import _fresh_database, _peak_rss_mib, _rss_mib
 
 VERIFIED = {"key_id": "bench", "signature_input": "", "signature": "bench"}
+
+
+def _backend_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) of the PostgreSQL backend serving this process, when it
+    runs on this machine and /proc shows it; else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> tuple[float, int] | None:
+    """(CPU seconds spent busy on all cores, number of cores) since boot, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK"), os.cpu_count() or 1
 
 
 def write_records(path: Path, n: int, world) -> None:
@@ -266,6 +289,10 @@ def main(argv=None) -> int:
         # (a) end to end through the worker's function
         per_batch = []
         total_s = total_cpu = 0.0
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = cur.fetchone()[0]
+        backend0, machine0 = _backend_cpu_s(backend), _machine_busy_s()
         for batch in todo:
             rss = []
             t0, cpu0 = time.perf_counter(), time.process_time()
@@ -297,9 +324,21 @@ def main(argv=None) -> int:
             cur.execute("SELECT count(*) FROM attendance_checkin")
             rows = cur.fetchone()[0]
         assert rows == n, (rows, n)
+        backend1, machine1 = _backend_cpu_s(backend), _machine_busy_s()
         print(f"  (a) end to end: {n:,} records in {total_s:.1f} s = {a_rate:,.0f} records/s; "
               f"worker CPU {total_cpu:.1f} s ({total_cpu / total_s:.0%} of wall: the rest is "
               "waiting, mostly for PostgreSQL)")
+        cpu = {"worker_us": total_cpu / n * 1e6}
+        if backend0 is not None and backend1 is not None:
+            cpu["backend_us"] = (backend1 - backend0) / n * 1e6
+        if machine0 and machine1:
+            cpu["machine_us"] = (machine1[0] - machine0[0]) / n * 1e6
+            cpu["machine_busy"] = (machine1[0] - machine0[0]) / (total_s * machine0[1])
+        print("  (a) CPU per record: worker {worker_us:.1f} µs".format(**cpu)
+              + (", its PostgreSQL backend {backend_us:.1f} µs".format(**cpu)
+                 if "backend_us" in cpu else "")
+              + (", whole machine {machine_us:.1f} µs (cores {machine_busy:.0%} busy)"
+                 .format(**cpu) if "machine_us" in cpu else ""))
 
         # (d) the database floor: identities + facts by COPY, nothing else
         d_s = database_floor(n, world, client)
@@ -324,7 +363,8 @@ def main(argv=None) -> int:
               f"process peak {_peak_rss_mib():.0f} MiB (includes storing the submissions)")
         result = {"bench": "ingest", "records": n, "seconds": total_s,
                   "records_per_s": a_rate,
-                  "worker_cpu_share": total_cpu / total_s, "raw_copy_rows_per_s": b_rate,
+                  "worker_cpu_share": total_cpu / total_s, "cpu_per_record": cpu,
+                  "raw_copy_rows_per_s": b_rate,
                   "orm_rows_per_s": c_rate, "ratio_copy": a_rate / b_rate,
                   "ratio_orm": a_rate / c_rate, "floor_records_per_s": d_rate,
                   "floor_ratio_copy": d_rate / b_rate, "batches": per_batch,
