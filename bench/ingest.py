@@ -275,15 +275,15 @@ def main(argv=None) -> int:
             real = batches._commit_chunk
             state = {"n": 0}
 
-            def profiled(*a):
+            def profiled(*a, **k):
                 state["n"] += 1
                 if state["n"] == 2:
                     profiler.enable()
                     try:
-                        return real(*a)
+                        return real(*a, **k)
                     finally:
                         profiler.disable()
-                return real(*a)
+                return real(*a, **k)
             batches._commit_chunk = profiled
 
         # (a) end to end through the worker's function

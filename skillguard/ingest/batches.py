@@ -25,12 +25,15 @@ import io
 import json
 import logging
 import os
+import queue
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -581,23 +584,24 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
                                  district_id=batch.district_id)
     client = batch.client
     stream = io.BufferedReader(BodyStream(batch), buffer_size=1 << 20)
-    chunk: list[tuple[int, dict]] = []
+    chunks = _chunks(stream, batch, chunk_lines)
+    prepare = _preparer(client, ref, batch)
+    if prepare is None:
+        prepared = ((chunk, None) for chunk in chunks)
+    elif read_ahead() and not connection.in_atomic_block:
+        prepared = _read_ahead(chunks, prepare)
+    else:
+        prepared = ((chunk, prepare(chunk)) for chunk in chunks)
     number = 0
     try:
-        for item in iter_records(stream, batch.file_format, batch.record_type,
-                                 after=batch.cursor):
-            chunk.append(item)
-            if len(chunk) >= chunk_lines:
-                number += 1
-                if on_chunk:
-                    on_chunk(batch, number)
-                _commit_chunk(pipeline, client, ref, batch, chunk)
-                chunk = []
-        if chunk:
+        for chunk, run in prepared:
             number += 1
             if on_chunk:
                 on_chunk(batch, number)
-            _commit_chunk(pipeline, client, ref, batch, chunk)
+            if run is None:
+                _commit_chunk(pipeline, client, ref, batch, chunk)
+            else:
+                _commit_chunk(pipeline, client, ref, batch, chunk, prepared=run)
     except BatchError as exc:
         IngestBatch.objects.filter(pk=batch.pk).update(
             status=BatchStatus.FAILED, error=exc.as_json(), finished_at=timezone.now())
@@ -609,9 +613,91 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
             .update(error=BatchError(
             "interrupted", batch.cursor + 1, f"{type(exc).__name__}: {exc}"[:300]).as_json())
         raise
+    finally:
+        prepared.close()  # a read-ahead thread stops here
     IngestBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.DONE, finished_at=timezone.now(), error="")
     return "done"
+
+
+def _chunks(stream, batch: IngestBatch, chunk_lines: int) -> Iterator[list[tuple[int, dict]]]:
+    """The records after the batch's cursor, ``chunk_lines`` at a time."""
+    chunk: list[tuple[int, dict]] = []
+    for item in iter_records(stream, batch.file_format, batch.record_type, after=batch.cursor):
+        chunk.append(item)
+        if len(chunk) >= chunk_lines:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _preparer(client, ref, batch: IngestBatch):
+    """What can be done for a chunk before its transaction (only reads), or None: the
+    check-in bulk path's plainness test, references and COPY lines."""
+    fastpath = _fastpath()
+    if batch.record_type != fastpath.TYPE or not fastpath.enabled():
+        return None
+    return lambda chunk: fastpath.prepare_checkins(client, ref, chunk)
+
+
+def read_ahead() -> bool:
+    value = os.environ.get("SKILLGUARD_BATCH_READ_AHEAD")
+    if value is not None:
+        return value not in ("0", "false", "no", "")
+    return getattr(settings, "SKILLGUARD_BATCH_READ_AHEAD", True)
+
+
+# While a chunk is written, the worker mostly waits for PostgreSQL and the machine's other
+# cores idle (bench/ingest.py). A thread of its own reads, parses and prepares the next chunk
+# meanwhile, on its own connection (it only reads). It holds the GIL most of the time, so the
+# writing thread, which needs it only between round trips, asks for it back sooner.
+READ_AHEAD_SWITCH_INTERVAL = 0.001  # seconds (Python's default: 0.005)
+_END = object()
+
+
+def _read_ahead(chunks: Iterator, prepare) -> Iterator[tuple[list, object]]:
+    """(chunk, prepared) pairs made by a thread one chunk ahead of the caller, in order; an
+    error there (a malformed line) is raised here after the chunks before it."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for chunk in chunks:
+                if not offer((chunk, prepare(chunk))):
+                    return
+            offer(_END)
+        except BaseException as exc:  # handed to the caller, in order
+            offer(exc)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, READ_AHEAD_SWITCH_INTERVAL))
+    thread = threading.Thread(target=work, name="batch-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(60)
+        sys.setswitchinterval(interval)
 
 
 def _runs(chunk: list[tuple[int, dict]]) -> Iterator[tuple[int, list[dict]]]:
@@ -629,8 +715,9 @@ def _runs(chunk: list[tuple[int, dict]]) -> Iterator[tuple[int, list[dict]]]:
         yield start, records
 
 
-def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk) -> None:
-    """One transaction: the records, the counters and the cursor move together."""
+def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk, prepared=None) -> None:
+    """One transaction: the records, the counters and the cursor move together. A check-in
+    chunk may come ``prepared`` (``_preparer``)."""
     last_line = chunk[-1][0]
     fastpath = _fastpath()
     with transaction.atomic():
@@ -638,7 +725,9 @@ def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk) -> None:
         if current.cursor >= last_line:  # already committed (cannot happen under the lock)
             return
         accepted = unchanged = rejected = 0
-        if batch.record_type == fastpath.TYPE and fastpath.enabled():
+        if prepared is not None:
+            outcomes = [prepared.finish(current)]
+        elif batch.record_type == fastpath.TYPE and fastpath.enabled():
             outcomes = [fastpath.ingest_checkins(client, ref, chunk, batch=current)]
         else:
             outcomes = (pipeline.ingest_records(client, ref, batch.record_type, records,

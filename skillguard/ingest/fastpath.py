@@ -6,6 +6,8 @@ records the worker skips pydantic and the record-by-record pipeline: a handful o
 length tests stand in for the schema, orjson builds the canonical JSON whose SHA-256 is the
 idempotency hash, references are resolved once per distinct value (not per record),
 identities are claimed in one statement and the facts written with one binary COPY.
+Everything up to the rows only reads (``prepare_checkins``), so the batch worker does it for
+the next chunk while the current one is written (``batches._read_ahead``).
 
 ``pipeline.ingest_records`` stays the authority. Every record that is not plain, fails a
 check, refers to something unknown or out of scope, or changes an earlier version is handed
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+from typing import NamedTuple
 
 import orjson
 from django.conf import settings
@@ -174,59 +177,72 @@ def plain(raw, extras: _Extras | None = None):
             payload, sha)
 
 
-def _escape(text: str) -> str:
-    """A plain string in COPY's text format: printable ASCII, so only a backslash needs
-    escaping (tabs, newlines and other controls are not plain)."""
-    return text.replace("\\", "\\\\") if "\\" in text else text
-
-
-def _null(value) -> str:
-    return "\\N" if value is None else str(value)
-
-
-COPY_BLOCK = 2_000  # lines per write: the server parses one block while the next is built
-
-
-def _copy_text(table: str, columns, lines) -> None:
-    """COPY lines already in PostgreSQL's text format, sent in blocks."""
-    connection.ensure_connection()
-    block = []
-    with connection.connection.cursor() as cur, \
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-        for line in lines:
-            block.append(line)
-            if len(block) >= COPY_BLOCK:
-                cp.write("".join(block))
-                block = []
-        if block:
-            cp.write("".join(block))
-
-
 def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
                     ) -> pipeline.Outcome:
     """Ingest one chunk of a check-in batch: ``items`` are (line number, record). Plain
     records that pass every check are written here; the rest go through the pipeline in
     the same savepoint. The outcome carries the counts (no per-record results)."""
-    with transaction.atomic():
-        return _FastRun(client, sub, items, batch).run()
+    return prepare_checkins(client, sub, items).finish(batch)
+
+
+def prepare_checkins(client, sub, items: list[tuple[int, dict]]) -> _FastRun:
+    """The part of a chunk that only reads: the plainness test, the references and the COPY
+    lines of the plain records. The batch worker prepares the next chunk in a thread of its
+    own while the current one is written (``batches._read_ahead``); ``finish`` writes."""
+    return _FastRun(client, sub, items).prepare()
+
+
+class _Summary(NamedTuple):
+    """What the writing thread needs of a set of records beyond their rows, computed with
+    them beforehand: the local days they span, the ids the evidence note names, their
+    external ids and line numbers."""
+    first_day: dt.date | None
+    last_day: dt.date | None
+    session_ids: set
+    trainee_ids: set
+    institution_ids: set
+    external_ids: list
+    lines: list
 
 
 class _FastRun:
-    def __init__(self, client, sub, items, batch):
-        self.client, self.sub, self.items, self.batch = client, sub, items, batch
+    def __init__(self, client, sub, items):
+        self.client, self.sub, self.items, self.batch = client, sub, items, None
         self.slow: list[int] = []  # indices handed to the pipeline
         self._unchanged_indices: list[int] = []
+        # Plain records with their references, their fact ids and COPY lines, aligned.
+        self.fast: list = []
+        self.ids: list[int] = []
+        self.stage_rows: list[tuple] = []
+        self.fact_rows: list[tuple] = []
+        self.summary: _Summary | None = None  # of all plain records, should all be new
 
-    def run(self) -> pipeline.Outcome:
+    def prepare(self) -> _FastRun:
         fast = self._plain_records()
-        fast = self._resolve(fast) if fast else []
-        new, unchanged = self._claim(fast) if fast else ([], [])
+        self.fast = self._resolve(fast) if fast else []
+        if self.fast:
+            self.ids = pipeline._next_ids(TABLE, len(self.fast))
+            self.stage_rows = self._stage_rows()
+            self.fact_rows = self._fact_rows()
+            self.summary = self._summarise(self.fast)
+        return self
+
+    def finish(self, batch=None) -> pipeline.Outcome:
+        """Claim, write and account for the prepared chunk, in one savepoint of the
+        caller's transaction."""
+        with transaction.atomic():
+            return self._finish(batch)
+
+    def _finish(self, batch) -> pipeline.Outcome:
+        self.batch = batch
+        new, unchanged, rows = self._claim() if self.fast else ([], [], [])
+        summary = self.summary if len(new) == len(self.fast) else self._summarise(new)
         if new:
-            self._write(new)
-            self._follow_up(new)
+            self._write(summary, rows)
+            self._follow_up(new, summary)
         if new or unchanged:
-            self._resolve_quarantine([f[1][0] for f in new] + unchanged)
-            self._audit(len(new), len(unchanged), [self.items[f[0]][0] for f in new]
+            self._resolve_quarantine(summary.external_ids + unchanged)
+            self._audit(len(new), len(unchanged), summary.lines
                         + [self.items[i][0] for i in self._unchanged_indices])
         accepted, unchanged_n, rejected = len(new), len(unchanged), 0
         if self.slow:
@@ -311,19 +327,34 @@ class _FastRun:
                 out.append((index, v, s, trainee, enrolment))
         return out
 
+    # ------------------------------------------------------------------ COPY rows
+
+    def _stage_rows(self) -> list[tuple]:
+        """The claim stage's rows (external id, hash, target, district, institution)."""
+        target = f"{TABLE}:"
+        return [(v[0], v[11], f"{target}{pk}", s["district_id"],
+                 s["training_class__institution_id"])
+                for (_index, v, s, _t, _e), pk in zip(self.fast, self.ids)]
+
+    def _fact_rows(self) -> list[tuple]:
+        """The check-in rows for a binary COPY (``pipeline.CHECKIN_TYPES``): cheaper for the
+        server to read than text, and the chunk's writer only sends them."""
+        client, sub_id, received = self.client.pk, self.sub.id, self.sub.received_at
+        return [(pk, s["district_id"], v[7], v[5], v[6], s["pk"], s["training_class_id"],
+                 s["training_class__institution_id"], enrolment, trainee, v[8], v[9][0],
+                 v[9][1], v[9][2], client, v[0], sub_id, received, 1, False)
+                for (_i, v, s, trainee, enrolment), pk in zip(self.fast, self.ids)]
+
     # ------------------------------------------------------------------ identities
 
-    def _claim(self, fast: list) -> tuple[list, list[str]]:
-        """Claim the identities in one statement. Returns the records claimed (new) and the
-        external ids already known with the same hash (unchanged); records known with
-        another hash change an earlier version and go to the pipeline."""
-        ids = pipeline._next_ids(TABLE, len(fast))
+    def _claim(self) -> tuple[list, list[str], list[str]]:
+        """Claim the identities in one statement. Returns the records claimed (new), the
+        external ids already known with the same hash (unchanged) and the fact rows of
+        the new; records known with another hash change an earlier version and go to the
+        pipeline."""
         pipeline.open_claim_stage()
-        target = f"{TABLE}:"
-        _copy_text(pipeline.CLAIM_STAGE, pipeline.CLAIM_STAGE_COLUMNS, (
-            f"{_escape(v[0])}\t{v[11]}\t{target}{pk}\t{s['district_id']}\t"
-            f"{s['training_class__institution_id']}\n"
-            for (_index, v, s, _t, _e), pk in zip(fast, ids)))
+        pipeline._copy(pipeline.CLAIM_STAGE, pipeline.CLAIM_STAGE_COLUMNS, self.stage_rows,
+                       pipeline.CLAIM_STAGE_TYPES)
         with connection.cursor() as cur:
             # Only the staged ids not claimed come back: those already known.
             cur.execute(f"WITH claimed AS ({pipeline.claim_statement('external_id')}) "
@@ -331,51 +362,42 @@ class _FastRun:
                         "WHERE e NOT IN (SELECT external_id FROM claimed)",
                         pipeline.claim_params(self.client, TYPE, self.sub))
             taken = {row[0] for row in cur.fetchall()}
-        known = {}
-        if taken:
-            with connection.cursor() as cur:
-                cur.execute("SELECT external_id, payload_sha256 FROM ingest_recordidentity "
-                            "WHERE client_id = %s AND record_type = %s AND external_id = ANY(%s)",
-                            [self.client.pk, TYPE, list(taken)])
-                known = dict(cur.fetchall())
-        new, unchanged = [], []
-        for row, pk in zip(fast, ids):
+        if not taken:
+            return [(*row, pk) for row, pk in zip(self.fast, self.ids)], [], self.fact_rows
+        with connection.cursor() as cur:
+            cur.execute("SELECT external_id, payload_sha256 FROM ingest_recordidentity "
+                        "WHERE client_id = %s AND record_type = %s AND external_id = ANY(%s)",
+                        [self.client.pk, TYPE, list(taken)])
+            known = dict(cur.fetchall())
+        new, unchanged, rows = [], [], []
+        for row, pk, fact in zip(self.fast, self.ids, self.fact_rows):
             ext = row[1][0]
             if ext not in taken:
                 new.append((*row, pk))
+                rows.append(fact)
             elif known.get(ext, row[1][11]) == row[1][11]:
                 # Same payload, or claimed by a transaction racing this one: received.
                 unchanged.append(ext)
                 self._unchanged_indices.append(row[0])
             else:
                 self.slow.append(row[0])
-        return new, unchanged
+        return new, unchanged, rows
 
     # ------------------------------------------------------------------ facts
 
-    def _write(self, new: list) -> None:
-        times = [row[1][7] for row in new]
-        first, last = pipeline._local_months(times)
-        ensure_monthly_partitions(TABLE, first, last)
-        # Text COPY, each line from a few pieces: the values shared by a session or by the
-        # whole chunk are formatted once, the time goes as the text that was sent (one of
-        # the two ISO forms PostgreSQL reads as it is), and plain strings need escaping
-        # only for a backslash.
-        sessions = {}
-        for _i, _v, s, _t, _e, _pk in new:
-            if s["pk"] not in sessions:
-                sessions[s["pk"]] = (f"{s['district_id']}\t",
-                                     f"{s['pk']}\t{s['training_class_id']}\t"
-                                     f"{s['training_class__institution_id']}\t")
-        tail = f"\t{self.sub.id}\t{self.sub.received_at.isoformat()}\t1\tf\n"
-        client = f"{self.client.pk}\t"
-        _copy_text(TABLE, pipeline.CHECKIN_COLUMNS, (
-            f"{pk}\t{sessions[s['pk']][0]}{v[10]['occurred_at']}\t{v[5]}\t{v[6]}\t"
-            f"{sessions[s['pk']][1]}{enrolment}\t{trainee}\t{_escape(v[8])}\t"
-            f"{_null(v[9][0])}\t{_null(v[9][1])}\t{_null(v[9][2])}\t{client}{_escape(v[0])}"
-            f"{tail}" for _i, v, s, trainee, enrolment, pk in new))
+    def _summarise(self, rows) -> _Summary:
+        if not rows:
+            return _Summary(None, None, set(), set(), set(), [], [])
+        first, last = pipeline._local_months([row[1][7] for row in rows])
+        return _Summary(first, last, {row[2]["pk"] for row in rows}, {row[3] for row in rows},
+                        {row[2]["training_class__institution_id"] for row in rows},
+                        [row[1][0] for row in rows], [self.items[row[0]][0] for row in rows])
 
-    def _follow_up(self, new: list) -> None:
+    def _write(self, summary: _Summary, rows: list[tuple]) -> None:
+        ensure_monthly_partitions(TABLE, summary.first_day, summary.last_day)
+        pipeline._copy(TABLE, pipeline.CHECKIN_COLUMNS, rows, pipeline.CHECKIN_TYPES)
+
+    def _follow_up(self, new: list, summary: _Summary) -> None:
         """What the pipeline does after writing: distribution (only when a rule routes
         check-ins anywhere) and the evidence note for hours and real-time rules."""
         from skillguard.attendance.services import note_evidence
@@ -394,10 +416,8 @@ class _FastRun:
                     district_id=s["district_id"],
                     institution_id=s["training_class__institution_id"]))
             pipeline.publish_written(self.client, TYPE, written, {}, routes=routes)
-        note_evidence(pipeline.EVIDENCE_KINDS[TYPE],
-                      session_ids={row[2]["pk"] for row in new},
-                      trainee_ids={row[3] for row in new},
-                      institution_ids={row[2]["training_class__institution_id"] for row in new})
+        note_evidence(pipeline.EVIDENCE_KINDS[TYPE], session_ids=summary.session_ids,
+                      trainee_ids=summary.trainee_ids, institution_ids=summary.institution_ids)
 
     def _resolve_quarantine(self, external_ids: list[str]) -> None:
         pipeline.resolve_quarantine(self.client, TYPE, self.sub, external_ids)

@@ -47,11 +47,11 @@ def test_load_history_months_filter_and_resume(world, tmp_path, monkeypatch):
     real = batches._commit_chunk
     calls = []
 
-    def crash_second(*args):
+    def crash_second(*args, **kw):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("killed")
-        return real(*args)
+        return real(*args, **kw)
 
     monkeypatch.setenv("SKILLGUARD_BATCH_CHUNK_LINES", "5")
     monkeypatch.setattr(batches, "_commit_chunk", crash_second)

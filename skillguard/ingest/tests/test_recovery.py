@@ -58,14 +58,14 @@ def test_crash_inside_chunk_then_resume(world):
                                     path="/t", enqueue=False)
     real = batches._commit_chunk
 
-    def crash_in_third(pipeline, client_, ref, batch_, chunk):
+    def crash_in_third(pipeline, client_, ref, batch_, chunk, **kw):
         if chunk[0][0] == 21:  # chunk 3: write its records, then die before the commit
             with pytest.raises(Crash), batches.transaction.atomic():
                 pipeline.ingest_records(client_, ref, "checkin", [r for _, r in chunk],
                                         first_line=chunk[0][0], batch=batch_)
                 raise Crash
             raise Crash
-        return real(pipeline, client_, ref, batch_, chunk)
+        return real(pipeline, client_, ref, batch_, chunk, **kw)
 
     batches._commit_chunk = crash_in_third
     try:
@@ -92,10 +92,10 @@ def test_a_batch_that_kills_its_worker_every_time_fails_as_stalled(world):
                                     path="/t", enqueue=False)
     real = batches._commit_chunk
 
-    def die_at_line_11(pipeline, client_, ref, batch_, chunk):
+    def die_at_line_11(pipeline, client_, ref, batch_, chunk, **kw):
         if chunk[0][0] == 11:
             raise MemoryError("worker killed")
-        return real(pipeline, client_, ref, batch_, chunk)
+        return real(pipeline, client_, ref, batch_, chunk, **kw)
 
     batches._commit_chunk = die_at_line_11
     try:
@@ -128,11 +128,11 @@ def test_progress_resets_the_stalled_count(world):
                                     jsonl(checkin_records(world, 30)), path="/t", enqueue=False)
     real, calls = batches._commit_chunk, []
 
-    def die_once_per_chunk(pipeline, client_, ref, batch_, chunk):
+    def die_once_per_chunk(pipeline, client_, ref, batch_, chunk, **kw):
         if chunk[0][0] not in calls:  # every chunk fails once, then succeeds
             calls.append(chunk[0][0])
             raise RuntimeError("flaky")
-        return real(pipeline, client_, ref, batch_, chunk)
+        return real(pipeline, client_, ref, batch_, chunk, **kw)
 
     batches._commit_chunk = die_once_per_chunk
     try:
@@ -235,7 +235,7 @@ def test_hung_worker_connection_is_ended_and_the_batch_resumes(world, settings):
     real = batches._commit_chunk
     stuck, release, outcome = threading.Event(), threading.Event(), {}
 
-    def hang_in_second(pipeline, client_, ref, batch_, chunk):
+    def hang_in_second(pipeline, client_, ref, batch_, chunk, **kw):
         if chunk[0][0] == 11:  # chunk 2: write its records, then hang before the commit
             with batches.transaction.atomic():
                 pipeline.ingest_records(client_, ref, "checkin", [r for _, r in chunk],
@@ -244,7 +244,7 @@ def test_hung_worker_connection_is_ended_and_the_batch_resumes(world, settings):
                 release.wait(60)
                 with batches.connection.cursor() as cur:
                     cur.execute("SELECT 1")  # the connection was ended meanwhile
-        return real(pipeline, client_, ref, batch_, chunk)
+        return real(pipeline, client_, ref, batch_, chunk, **kw)
 
     def hung_worker():
         try:
@@ -285,3 +285,43 @@ def test_hung_worker_connection_is_ended_and_the_batch_resumes(world, settings):
     assert batches.run_batch(batch.pk, chunk_lines=10) == "done"
     _assert_exact(client, batch, 40 - 40 // 9, 40 // 9)
     _resend_changes_nothing(client, body, 40 - 40 // 9, 40 // 9)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_ahead_prepares_in_its_own_thread_and_hands_errors_back_in_order(world, monkeypatch):
+    """Check-in chunks are prepared one ahead in a thread of their own (outside a
+    transaction); a failure there reaches the run after the chunks before it are committed,
+    and the thread is gone afterwards."""
+    import json
+    import threading
+
+    from skillguard.ingest import fastpath
+
+    monkeypatch.setenv("SKILLGUARD_BATCH_READ_AHEAD", "1")
+    client = make_client(world)
+    body = jsonl(checkin_records(world, 45, bad_every=8))
+    batch, _ = batches.create_batch(client, VERIFIED, "checkin", "application/x-ndjson", body,
+                                    path="/t", enqueue=False)
+    real, threads, fail = fastpath.prepare_checkins, [], {"at": 21}
+
+    def watched(client_, ref, chunk):
+        threads.append(threading.current_thread().name)
+        if chunk[0][0] == fail["at"]:
+            raise RuntimeError("prepare failed")
+        return real(client_, ref, chunk)
+
+    monkeypatch.setattr(fastpath, "prepare_checkins", watched)
+    interval = sys.getswitchinterval()
+    with pytest.raises(RuntimeError, match="prepare failed"):
+        batches.run_batch(batch.pk, chunk_lines=10)
+    batch.refresh_from_db()
+    assert (batch.status, batch.cursor, batch.processed) == (BatchStatus.PROCESSING, 20, 20)
+    assert json.loads(batch.error)["line"] == 21
+    assert checkin_counts(client)[0] == batch.accepted  # whole chunks only
+    assert set(threads) == {"batch-read-ahead"}
+    assert not any(t.name == "batch-read-ahead" for t in threading.enumerate())
+    assert sys.getswitchinterval() == interval
+    fail["at"] = None
+    assert batches.run_batch(batch.pk, chunk_lines=10) == "done"
+    _assert_exact(client, batch, 45 - 45 // 8, 45 // 8)
+    _resend_changes_nothing(client, body, 45 - 45 // 8, 45 // 8)
