@@ -177,6 +177,36 @@ def plain(raw, extras: _Extras | None = None):
             payload, sha)
 
 
+def _encode(rows: list[tuple], types: tuple[str, ...]) -> bytes | None:
+    """The whole binary COPY stream of ``rows`` (signature, rows, trailer), encoded where the
+    chunk is prepared so that the writing thread only sends it; None (the writer then sends
+    row by row) if psycopg's formatter, which is not public API, is not where it was."""
+    try:
+        from psycopg import adapt, postgres, pq
+        from psycopg._copy_base import BinaryFormatter
+    except ImportError:
+        return None
+    transformer = adapt.Transformer()
+    transformer.set_dumper_types([postgres.types[name].oid for name in types],
+                                 pq.Format.BINARY)
+    formatter, out = BinaryFormatter(transformer), bytearray()
+    for row in rows:
+        out += formatter.write_row(row)
+    out += formatter.end()
+    return bytes(out)
+
+
+def _copy_rows(table: str, columns, rows: list[tuple], types, encoded: bytes | None) -> None:
+    """Binary COPY of ``rows``, sent as ``encoded`` when it is there."""
+    if encoded is None:
+        pipeline._copy(table, columns, rows, types)
+        return
+    connection.ensure_connection()
+    with connection.connection.cursor() as cur, \
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.write(encoded)
+
+
 def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
                     ) -> pipeline.Outcome:
     """Ingest one chunk of a check-in batch: ``items`` are (line number, record). Plain
@@ -215,6 +245,8 @@ class _FastRun:
         self.ids: list[int] = []
         self.stage_rows: list[tuple] = []
         self.fact_rows: list[tuple] = []
+        self.stage_data: bytes | None = None  # the rows above, encoded for COPY
+        self.fact_data: bytes | None = None
         self.summary: _Summary | None = None  # of all plain records, should all be new
 
     def prepare(self) -> _FastRun:
@@ -224,6 +256,8 @@ class _FastRun:
             self.ids = pipeline._next_ids(TABLE, len(self.fast))
             self.stage_rows = self._stage_rows()
             self.fact_rows = self._fact_rows()
+            self.stage_data = _encode(self.stage_rows, pipeline.CLAIM_STAGE_TYPES)
+            self.fact_data = _encode(self.fact_rows, pipeline.CHECKIN_TYPES)
             self.summary = self._summarise(self.fast)
         return self
 
@@ -353,8 +387,8 @@ class _FastRun:
         the new; records known with another hash change an earlier version and go to the
         pipeline."""
         pipeline.open_claim_stage()
-        pipeline._copy(pipeline.CLAIM_STAGE, pipeline.CLAIM_STAGE_COLUMNS, self.stage_rows,
-                       pipeline.CLAIM_STAGE_TYPES)
+        _copy_rows(pipeline.CLAIM_STAGE, pipeline.CLAIM_STAGE_COLUMNS, self.stage_rows,
+                   pipeline.CLAIM_STAGE_TYPES, self.stage_data)
         with connection.cursor() as cur:
             # Only the staged ids not claimed come back: those already known.
             cur.execute(f"WITH claimed AS ({pipeline.claim_statement('external_id')}) "
@@ -395,7 +429,8 @@ class _FastRun:
 
     def _write(self, summary: _Summary, rows: list[tuple]) -> None:
         ensure_monthly_partitions(TABLE, summary.first_day, summary.last_day)
-        pipeline._copy(TABLE, pipeline.CHECKIN_COLUMNS, rows, pipeline.CHECKIN_TYPES)
+        _copy_rows(TABLE, pipeline.CHECKIN_COLUMNS, rows, pipeline.CHECKIN_TYPES,
+                   self.fact_data if rows is self.fact_rows else None)
 
     def _follow_up(self, new: list, summary: _Summary) -> None:
         """What the pipeline does after writing: distribution (only when a rule routes
