@@ -216,8 +216,8 @@ def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
 
 
 def prepare_checkins(client, sub, items: list[tuple[int, dict]]) -> _FastRun:
-    """The part of a chunk that only reads: the plainness test, the references and the COPY
-    lines of the plain records. The batch worker prepares the next chunk in a thread of its
+    """The part of a chunk that only reads: the plainness test, the references and the rows
+    of the plain records, encoded for COPY. The batch worker prepares the next chunk in a thread of its
     own while the current one is written (``batches._read_ahead``); ``finish`` writes."""
     return _FastRun(client, sub, items).prepare()
 
@@ -240,7 +240,7 @@ class _FastRun:
         self.client, self.sub, self.items, self.batch = client, sub, items, None
         self.slow: list[int] = []  # indices handed to the pipeline
         self._unchanged_indices: list[int] = []
-        # Plain records with their references, their fact ids and COPY lines, aligned.
+        # Plain records with their references, their fact ids and rows, aligned.
         self.fast: list = []
         self.ids: list[int] = []
         self.stage_rows: list[tuple] = []
@@ -381,7 +381,7 @@ class _FastRun:
 
     # ------------------------------------------------------------------ identities
 
-    def _claim(self) -> tuple[list, list[str], list[str]]:
+    def _claim(self) -> tuple[list, list[str], list[tuple]]:
         """Claim the identities in one statement. Returns the records claimed (new), the
         external ids already known with the same hash (unchanged) and the fact rows of
         the new; records known with another hash change an earlier version and go to the
