@@ -598,10 +598,7 @@ def _run_locked(batch: IngestBatch, chunk_lines: int, on_chunk) -> str:
             number += 1
             if on_chunk:
                 on_chunk(batch, number)
-            if run is None:
-                _commit_chunk(pipeline, client, ref, batch, chunk)
-            else:
-                _commit_chunk(pipeline, client, ref, batch, chunk, prepared=run)
+            _commit_chunk(pipeline, client, ref, batch, chunk, prepared=run)
     except BatchError as exc:
         IngestBatch.objects.filter(pk=batch.pk).update(
             status=BatchStatus.FAILED, error=exc.as_json(), finished_at=timezone.now())
@@ -634,7 +631,7 @@ def _chunks(stream, batch: IngestBatch, chunk_lines: int) -> Iterator[list[tuple
 
 def _preparer(client, ref, batch: IngestBatch):
     """What can be done for a chunk before its transaction (only reads), or None: the
-    check-in bulk path's plainness test, references and COPY lines."""
+    check-in bulk path's plainness test, references and encoded rows."""
     fastpath = _fastpath()
     if batch.record_type != fastpath.TYPE or not fastpath.enabled():
         return None
@@ -642,10 +639,7 @@ def _preparer(client, ref, batch: IngestBatch):
 
 
 def read_ahead() -> bool:
-    value = os.environ.get("SKILLGUARD_BATCH_READ_AHEAD")
-    if value is not None:
-        return value not in ("0", "false", "no", "")
-    return getattr(settings, "SKILLGUARD_BATCH_READ_AHEAD", True)
+    return _fastpath().switch("SKILLGUARD_BATCH_READ_AHEAD")
 
 
 # While a chunk is written, the worker mostly waits for PostgreSQL and the machine's other
@@ -717,9 +711,8 @@ def _runs(chunk: list[tuple[int, dict]]) -> Iterator[tuple[int, list[dict]]]:
 
 def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk, prepared=None) -> None:
     """One transaction: the records, the counters and the cursor move together. A check-in
-    chunk may come ``prepared`` (``_preparer``)."""
+    chunk on the bulk path comes ``prepared`` (``_preparer``)."""
     last_line = chunk[-1][0]
-    fastpath = _fastpath()
     with transaction.atomic():
         current = IngestBatch.objects.select_for_update().get(pk=batch.pk)
         if current.cursor >= last_line:  # already committed (cannot happen under the lock)
@@ -727,8 +720,6 @@ def _commit_chunk(pipeline, client, ref, batch: IngestBatch, chunk, prepared=Non
         accepted = unchanged = rejected = 0
         if prepared is not None:
             outcomes = [prepared.finish(current)]
-        elif batch.record_type == fastpath.TYPE and fastpath.enabled():
-            outcomes = [fastpath.ingest_checkins(client, ref, chunk, batch=current)]
         else:
             outcomes = (pipeline.ingest_records(client, ref, batch.record_type, records,
                                                 first_line=first_line, batch=current)

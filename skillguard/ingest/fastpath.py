@@ -71,11 +71,16 @@ _EXTRAS = ("latitude", "longitude", "ip")
 _SCALARS = frozenset({type(None), bool, int, float, str})
 
 
-def enabled() -> bool:
-    value = os.environ.get("SKILLGUARD_INGEST_FAST_PATH")
+def switch(name: str) -> bool:
+    """An on/off setting of the worker, on unless the environment or settings say 0/false/no."""
+    value = os.environ.get(name)
     if value is not None:
         return value not in ("0", "false", "no", "")
-    return getattr(settings, "SKILLGUARD_INGEST_FAST_PATH", True)
+    return getattr(settings, name, True)
+
+
+def enabled() -> bool:
+    return switch("SKILLGUARD_INGEST_FAST_PATH")
 
 
 def _text(value, limit: int) -> bool:
@@ -207,18 +212,11 @@ def _copy_rows(table: str, columns, rows: list[tuple], types, encoded: bytes | N
         cp.write(encoded)
 
 
-def ingest_checkins(client, sub, items: list[tuple[int, dict]], *, batch=None
-                    ) -> pipeline.Outcome:
-    """Ingest one chunk of a check-in batch: ``items`` are (line number, record). Plain
-    records that pass every check are written here; the rest go through the pipeline in
-    the same savepoint. The outcome carries the counts (no per-record results)."""
-    return prepare_checkins(client, sub, items).finish(batch)
-
-
 def prepare_checkins(client, sub, items: list[tuple[int, dict]]) -> _FastRun:
     """The part of a chunk that only reads: the plainness test, the references and the rows
     of the plain records, encoded for COPY. The batch worker prepares the next chunk in a thread of its
-    own while the current one is written (``batches._read_ahead``); ``finish`` writes."""
+    own while the current one is written (``batches._read_ahead``); ``finish`` writes, in the
+    chunk's transaction."""
     return _FastRun(client, sub, items).prepare()
 
 
